@@ -1,0 +1,40 @@
+"""ocpp16: OCPP 1.6-J for asyncio, a Python port of the TypeScript package ``ocpp-ts``.
+
+A central system (``Server``) and a charge point (``Client``) are event
+emitters; ``client.on("BootNotification", handler)`` answers CALLs and
+``await client.call_request("Reset", {...})`` makes them. Underneath sits a
+sans-I/O protocol core, :mod:`ocpp16.protocol`, that can be driven with
+strings alone.
+
+Public modules: :mod:`ocpp16.errors` (the exception tree), :mod:`ocpp16.protocol`
+(the sans-I/O core), :mod:`ocpp16.validation` (schema validators and modes),
+:mod:`ocpp16.schemas` (the 39 actions' JSON schemas) and :mod:`ocpp16.types`
+(a ``TypedDict`` per payload).
+"""
+
+from ocpp16 import schemas, types
+from ocpp16.errors import (
+    ERROR_CODES,
+    CallTimeout,
+    ConnectionClosed,
+    Ocpp16Error,
+    OcppError,
+    ProtocolStateError,
+    ValidationError,
+)
+from ocpp16.schemas import Action
+
+__all__ = [
+    "ERROR_CODES",
+    "Action",
+    "CallTimeout",
+    "ConnectionClosed",
+    "Ocpp16Error",
+    "OcppError",
+    "ProtocolStateError",
+    "ValidationError",
+    "schemas",
+    "types",
+]
+
+__version__ = "0.1.0"

@@ -1,0 +1,157 @@
+"""The exception tree of ocpp16.
+
+Every exception the library raises on purpose derives from one root, so a
+backend can catch everything of ours with one ``except Ocpp16Error``::
+
+    Ocpp16Error                      root of everything ocpp16 raises
+    ├── OcppError                    an OCPP-J error: .code, .description, .details
+    │   ├── CallTimeout              (also a TimeoutError) no answer within the timeout
+    │   └── ValidationError          a payload broke its schema: .path, .keyword
+    ├── ConnectionClosed             the WebSocket closed: .code, .reason
+    └── ProtocolStateError           the sans-I/O core was used out of order
+
+Third-party exceptions (``fastjsonschema``, ``websockets``) never leave the
+library as themselves: they are translated into this tree at the boundary
+where they arise (see :func:`map_exceptions`).
+
+``OcppError`` is what a handler raises to send a CALLERROR, and what a
+``call_request`` future fails with when the peer answers with one
+(OCPP-J 1.6 §4.2.3).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+__all__ = [
+    "ERROR_CODES",
+    "CallTimeout",
+    "ConnectionClosed",
+    "Ocpp16Error",
+    "OcppError",
+    "ProtocolStateError",
+    "ValidationError",
+]
+
+# OCPP-J 1.6 §4.2.3 table 7: the error codes, spelled exactly as 1.6 spells them
+# ("OccurenceConstraintViolation" with one "r" is the 1.6 spelling).
+ERROR_CODES: Final[frozenset[str]] = frozenset(
+    {
+        "NotImplemented",
+        "NotSupported",
+        "InternalError",
+        "ProtocolError",
+        "SecurityError",
+        "FormationViolation",
+        "PropertyConstraintViolation",
+        "OccurenceConstraintViolation",
+        "TypeConstraintViolation",
+        "GenericError",
+    }
+)
+
+
+class Ocpp16Error(Exception):
+    """The root of every exception that ocpp16 raises on purpose."""
+
+
+class OcppError(Ocpp16Error):
+    """An OCPP-J error: what a CALLERROR carries (OCPP-J 1.6 §4.2.3).
+
+    Raise it from a handler to answer with that CALLERROR; a ``call_request``
+    future fails with it when the peer answers with a CALLERROR.
+
+    Args:
+        code: One of the ten OCPP 1.6 error codes (see :data:`ERROR_CODES`).
+            A code received from a peer is kept as the peer spelled it.
+        description: A human-readable description, sent as errorDescription.
+        details: A JSON object sent as errorDetails; ``None`` sends ``{}``.
+
+    Attributes:
+        code: The error code.
+        description: The error description.
+        details: The error details (a dict).
+    """
+
+    def __init__(
+        self, code: str, description: str = "", details: dict[str, Any] | None = None
+    ) -> None:
+        self.code = code
+        self.description = description
+        self.details: dict[str, Any] = {} if details is None else details
+        super().__init__(f"{code}: {description}" if description else code)
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(code={self.code!r}, description={self.description!r}, "
+            f"details={self.details!r})"
+        )
+
+
+class CallTimeout(OcppError, TimeoutError):
+    """No CALLRESULT or CALLERROR arrived for a CALL within its timeout.
+
+    It is both an :class:`OcppError` (code ``"GenericError"``) and a builtin
+    :class:`TimeoutError`, so either ``except`` clause catches it.
+
+    Attributes:
+        action: The action of the CALL that timed out.
+        message_id: Its message id.
+        timeout: The timeout in seconds.
+    """
+
+    def __init__(self, action: str, message_id: str, timeout: float) -> None:
+        self.action = action
+        self.message_id = message_id
+        self.timeout = timeout
+        super().__init__(
+            "GenericError",
+            f"no answer to {action} (message id {message_id!r}) within {timeout:g} s",
+        )
+
+
+class ValidationError(OcppError):
+    """A payload broke its JSON schema.
+
+    Attributes:
+        code: The OCPP error code the failing keyword maps to
+            (for example ``"TypeConstraintViolation"`` for ``type``).
+        path: Where in the payload, as a JSON path such as ``"$.idTagInfo.status"``.
+        keyword: The JSON-schema keyword that failed (``"type"``, ``"required"``, ...).
+    """
+
+    def __init__(
+        self,
+        code: str,
+        description: str,
+        *,
+        path: str = "$",
+        keyword: str = "",
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        self.path = path
+        self.keyword = keyword
+        super().__init__(code, description, details)
+
+
+class ConnectionClosed(Ocpp16Error):
+    """The WebSocket connection closed; what was pending on it failed with this.
+
+    Attributes:
+        code: The WebSocket close code (1006 when the connection dropped).
+        reason: The close reason, possibly empty.
+    """
+
+    def __init__(self, code: int = 1006, reason: str = "") -> None:
+        self.code = code
+        self.reason = reason
+        text = f"connection closed with code {code}"
+        super().__init__(f"{text}: {reason}" if reason else text)
+
+
+class ProtocolStateError(Ocpp16Error):
+    """The sans-I/O protocol core was asked to do something its state forbids.
+
+    For example: sending a CALL after the connection was marked closed, or
+    answering a CALL that is not being handled.
+    """
