@@ -118,6 +118,7 @@ class ValidationError(OcppError):
             (for example ``"TypeConstraintViolation"`` for ``type``).
         path: Where in the payload, as a JSON path such as ``"$.idTagInfo.status"``.
         keyword: The JSON-schema keyword that failed (``"type"``, ``"required"``, ...).
+        value: The value that failed (for ``required``, the object missing the field).
     """
 
     def __init__(
@@ -128,9 +129,11 @@ class ValidationError(OcppError):
         path: str = "$",
         keyword: str = "",
         details: dict[str, Any] | None = None,
+        value: Any = None,
     ) -> None:
         self.path = path
         self.keyword = keyword
+        self.value = value
         super().__init__(code, description, details)
 
 

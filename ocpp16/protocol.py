@@ -25,7 +25,7 @@ import json
 import logging
 import uuid
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, TypeAlias
 
@@ -406,8 +406,11 @@ class Protocol:
 
     def _warn(self, action: str, kind: str, payload: Any, exc: ValidationError, where: str) -> None:
         # "warn" mode always logs at WARNING (DESIGN.md "Precise answers").
-        value = _value_at(payload, exc.path) if exc.keyword == "format" else None
-        if isinstance(value, str) and _validation.is_utc_less_datetime(value):
+        if (
+            exc.keyword == "format"
+            and isinstance(exc.value, str)
+            and _validation.is_utc_less_datetime(exc.value)
+        ):
             self.logger.warning(
                 "%s %s %s: %s has no UTC offset; read as UTC (validation=warn)",
                 where,
@@ -487,10 +490,9 @@ class Protocol:
             return None
         if pending.in_flight:
             self._in_flight -= 1
+            # Cancelled queued CALLs leave the queue at once, so every id in it is pending.
             while self._queue and self._in_flight < self.call_concurrency:
-                queued = self._pending.get(self._queue.popleft())
-                if queued is not None:
-                    self._write_call(queued)
+                self._write_call(self._pending[self._queue.popleft()])
         else:
             with contextlib.suppress(ValueError):
                 self._queue.remove(message_id)
@@ -760,30 +762,6 @@ def _error_frame(
         return _dumps([4, message_id, code, str(description), {} if details is None else details])
     except ValidationError:
         return _dumps([4, message_id, code, str(description), {}])
-
-
-def _value_at(payload: Any, path: str) -> Any:
-    """Follow a "$.a.b[0]" path into ``payload``; None where it does not lead anywhere."""
-    value = payload
-    for part in _split_path(path):
-        try:
-            value = value[part]
-        except (LookupError, TypeError):
-            return None
-    return value
-
-
-def _split_path(path: str) -> Iterable[str | int]:
-    for dotted in path[1:].split("."):
-        if not dotted:
-            continue
-        name, _, rest = dotted.partition("[")
-        if name:
-            yield name
-        while rest:
-            index, _, rest = rest.partition("]")
-            yield int(index)
-            rest = rest.lstrip("[")
 
 
 def _check_mode(mode: str) -> Mode:

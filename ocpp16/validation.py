@@ -17,9 +17,9 @@ Date-time policy (the ``date-time`` format of every schema):
 * ``strict`` accepts RFC 3339 date-times with an offset, written ``Z``/``z`` or
   ``+hh:mm``/``-hh:mm``, with fractional seconds of any length, a ``T``/``t``
   separator, and a date and time that exist (month 1-12, the day within its
-  month, hour 0-23, minute and second 0-59; leap second 60 is refused because
-  neither OCPP backends nor Python's ``datetime`` can represent it). Anything
-  else is a ``PropertyConstraintViolation``.
+  month, hour 0-23, minute and second 0-59; leap second 60 and year 0000 are
+  refused because Python's ``datetime``, and so most backends, cannot represent
+  them), in ASCII digits. Anything else is a ``PropertyConstraintViolation``.
 * ``warn`` lets every value through; an offset-less date-time, which real
   chargers send, is logged as "read as UTC", anything else that is not
   RFC 3339 is logged as invalid.
@@ -88,7 +88,8 @@ _FALLBACK_CODE: Final = "FormationViolation"
 # RFC 3339 §5.6 date-time, with the offset optional so that one match tells both
 # "valid" and "valid but offset-less"; groups: date, time, fraction, offset.
 _DATETIME_RE: Final = re.compile(
-    r"(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})?"
+    r"(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})?",
+    re.ASCII,  # RFC 3339 digits are ASCII; without the flag \d matches "٢" too
 )
 
 
@@ -157,13 +158,11 @@ def _translate(exc: fastjsonschema.JsonSchemaValueException) -> ValidationError:
     keyword = exc.rule or ""
     path = _json_path(exc.name)
     message = exc.message
-    if keyword == "required" and isinstance(exc.value, dict):
-        # Name the first missing field rather than its parent object.
-        required = exc.rule_definition or ()
-        missing = [key for key in required if key not in exc.value]
-        if missing:
-            path = f"{path}.{missing[0]}"
-            message = f"{path} is required"
+    if keyword == "required":
+        # Name the first missing field rather than the object that lacks it.
+        missing = [key for key in exc.rule_definition or () if key not in exc.value]
+        path = f"{path}.{missing[0]}" if missing else path
+        message = f"{path} is required"
     elif message.startswith("data"):
         message = "$" + message[4:]
     if keyword == "type" and path == "$":
@@ -172,7 +171,12 @@ def _translate(exc: fastjsonschema.JsonSchemaValueException) -> ValidationError:
     else:
         code = KEYWORD_CODES.get(keyword, _FALLBACK_CODE)
     return ValidationError(
-        code, message, path=path, keyword=keyword, details={"path": path, "keyword": keyword}
+        code,
+        message,
+        path=path,
+        keyword=keyword,
+        details={"path": path, "keyword": keyword},
+        value=exc.value,
     )
 
 
@@ -194,7 +198,7 @@ def _compile(action: str, kind: Kind) -> Validator:
             compiled(payload)
         except fastjsonschema.JsonSchemaValueException as exc:
             raise _translate(exc) from None
-        except (TypeError, ValueError, OverflowError, RecursionError) as exc:
+        except (TypeError, ValueError, ArithmeticError, RecursionError) as exc:
             # fastjsonschema itself can fail on values JSON never carries
             # (a Decimal under multipleOf, an infinite float, a cyclic dict).
             raise ValidationError(

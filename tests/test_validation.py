@@ -51,10 +51,13 @@ class TestDateTimePolicy:
             "not a date",
             "",
             "2024-05-01T12:00:00Z\n",
+            "0000-01-01T00:00:00Z",
+            "\u0662\u0660\u0662\u0664-01-01T00:00:00Z",
+            "2024-01-01T00:00:00.\u0661Z",
         ],
     )
     def test_strict_refuses(self, value: str) -> None:
-        """No offset, a space, ±hhmm, impossible dates and leap seconds are refused."""
+        """No offset, a space, ±hhmm, impossible dates, leap seconds and non-ASCII digits are refused."""
         assert not validation.is_rfc3339_datetime(value)
 
     def test_offset_less_is_recognised(self) -> None:
