@@ -13,25 +13,35 @@ Public modules: :mod:`ocpp16.errors` (the exception tree), :mod:`ocpp16.protocol
 """
 
 from ocpp16 import schemas, types
+from ocpp16.client import Client
+from ocpp16.connection import ClientBase, Options
 from ocpp16.errors import (
     ERROR_CODES,
     CallTimeout,
     ConnectionClosed,
+    HandshakeError,
     Ocpp16Error,
     OcppError,
     ProtocolStateError,
     ValidationError,
 )
 from ocpp16.schemas import Action
+from ocpp16.server import Handshake, Server
 
 __all__ = [
     "ERROR_CODES",
     "Action",
     "CallTimeout",
+    "Client",
+    "ClientBase",
     "ConnectionClosed",
+    "Handshake",
+    "HandshakeError",
     "Ocpp16Error",
     "OcppError",
+    "Options",
     "ProtocolStateError",
+    "Server",
     "ValidationError",
     "schemas",
     "types",

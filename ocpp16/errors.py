@@ -8,6 +8,7 @@ backend can catch everything of ours with one ``except Ocpp16Error``::
     │   ├── CallTimeout              (also a TimeoutError) no answer within the timeout
     │   └── ValidationError          a payload broke its schema: .path, .keyword
     ├── ConnectionClosed             the WebSocket closed: .code, .reason
+    ├── HandshakeError               Client.connect was refused: .status
     └── ProtocolStateError           the sans-I/O core was used out of order
 
 Third-party exceptions (``fastjsonschema``, ``websockets``) never leave the
@@ -27,6 +28,7 @@ __all__ = [
     "ERROR_CODES",
     "CallTimeout",
     "ConnectionClosed",
+    "HandshakeError",
     "Ocpp16Error",
     "OcppError",
     "ProtocolStateError",
@@ -150,6 +152,24 @@ class ConnectionClosed(Ocpp16Error):
         self.reason = reason
         text = f"connection closed with code {code}"
         super().__init__(f"{text}: {reason}" if reason else text)
+
+
+class HandshakeError(Ocpp16Error):
+    """A charge point could not open its OCPP connection.
+
+    Raised by ``Client.connect`` when the URL is not a WebSocket URL, when the
+    server answers the opening handshake with an HTTP error (401 for a refused
+    authorization, 400 for a missing id or subprotocol), or when the server
+    does not agree on the ``ocpp1.6`` subprotocol. Network failures (a refused
+    or unreachable address) stay the builtin ``OSError`` they are.
+
+    Attributes:
+        status: The HTTP status the server answered with, or ``None``.
+    """
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        self.status = status
+        super().__init__(message)
 
 
 class ProtocolStateError(Ocpp16Error):

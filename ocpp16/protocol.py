@@ -380,6 +380,11 @@ class Protocol:
         """Incoming CALLs not yet answered: message id → action."""
         return dict(self._handling)
 
+    @property
+    def has_data_to_send(self) -> bool:
+        """True when :meth:`data_to_send` has frames to give."""
+        return bool(self._outbox)
+
     def data_to_send(self) -> list[str]:
         """Take the frames to write, in order.
 

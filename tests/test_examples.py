@@ -1,23 +1,84 @@
-"""Every example is a real file that runs."""
+"""Every example is a real file that runs: each central system against its charge point."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+TIMEOUT = 60
+
+
+def run(name: str, *args: str) -> str:
+    """Run an example to completion; return its output."""
+    done = subprocess.run(
+        [sys.executable, str(EXAMPLES / name), *args],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+@contextmanager
+def central_system(name: str) -> Iterator[tuple[subprocess.Popen[str], int]]:
+    """Start a central-system example on 127.0.0.1, port 0; yield it and its port."""
+    process = subprocess.Popen(
+        [sys.executable, str(EXAMPLES / name), "--port", "0", "--host", "127.0.0.1", "--once"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        first = process.stdout.readline()  # blocks until the server says where it listens
+        assert first.startswith("listening on port "), first + process.stderr.read()
+        yield process, int(first.split()[-1])
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait(timeout=TIMEOUT)
 
 
 def test_sans_io_exchange() -> None:
     """The sans-I/O example boots, heartbeats and shows a refused BootNotification."""
-    out = subprocess.run(
-        [sys.executable, str(EXAMPLES / "sans_io_exchange.py")],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    ).stdout
+    out = run("sans_io_exchange.py")
     assert "charge point got BootNotification result: {'status': 'Accepted'" in out
     assert "charge point got Heartbeat result" in out
     assert "charge point got CALLERROR: ProtocolError: $.chargePointModel is required" in out
+
+
+def test_readme_central_system_and_charge_point() -> None:
+    """DESIGN.md's two examples talk to each other: boot accepted, then a clean close."""
+    with central_system("central_system.py") as (server, port):
+        out = run("charge_point.py", f"ws://127.0.0.1:{port}/webServices/ocpp/")
+        assert out.strip() == "BootNotification answered: Accepted, heartbeat every 60 s"
+        rest, errors = server.communicate(timeout=TIMEOUT)
+    assert server.returncode == 0, errors
+    assert rest.splitlines() == [
+        "Client CP1111 connected",
+        "BootNotification from eParking",
+        "closed 1000 ",
+    ]
+
+
+def test_charging_session() -> None:
+    """The session pair runs boot, authorize, start, meter values, remote stop and stop."""
+    with central_system("session_central_system.py") as (server, port):
+        out = run("session_charge_point.py", f"ws://127.0.0.1:{port}/ocpp", "--interval", "0.05")
+        rest, errors = server.communicate(timeout=TIMEOUT)
+    assert server.returncode == 0, errors
+    cp_lines = out.splitlines()
+    assert cp_lines[:3] == ["boot: Accepted", "authorize: Accepted", "transaction 1 started"]
+    assert cp_lines.count("meter value sent: 250 Wh") == 1
+    assert cp_lines[-1] == "transaction 1 stopped: Accepted"
+    cs_lines = rest.splitlines()
+    assert cs_lines[0] == "CP-SESSION-1: boot (ocpp16 Example)"
+    assert "CP-SESSION-1: transaction 1 started at 0 Wh" in cs_lines
+    assert "CP-SESSION-1: remote stop of transaction 1: Accepted" in cs_lines
+    assert "CP-SESSION-1: transaction 1 stopped at 750 Wh (Remote)" in cs_lines
+    assert cs_lines[-1] == "CP-SESSION-1: disconnected (1000)"

@@ -1,0 +1,932 @@
+"""ClientBase, Client and Server over real loopback WebSockets: each row of DESIGN.md's tables."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import gc
+import json
+import logging
+from typing import Any
+
+import pytest
+from websockets.asyncio.client import connect as ws_connect
+from websockets.asyncio.server import ServerConnection, serve
+from websockets.exceptions import ConnectionClosed as WsClosed
+from websockets.exceptions import InvalidStatus
+
+from ocpp16 import (
+    CallTimeout,
+    Client,
+    ClientBase,
+    ConnectionClosed,
+    Handshake,
+    HandshakeError,
+    OcppError,
+    Server,
+    ValidationError,
+)
+
+from .conftest import (
+    connect_pair,
+    future_and_setter,
+    raw_peer,
+    recv_json,
+    url,
+    wait,
+)
+
+BOOT = {"chargePointVendor": "eParking", "chargePointModel": "NECU-T2"}
+BOOT_OK = {"status": "Accepted", "interval": 60, "currentTime": "2024-05-01T12:00:00Z"}
+NOW = {"currentTime": "2024-05-01T12:00:00Z"}
+STATUS = {"connectorId": 1, "errorCode": "NoError", "status": "Available"}
+
+
+# ----------------------------------------------------------------------------- Server
+
+
+class TestServer:
+    """Server(**options), listen, close, serve_forever, async with, and its events."""
+
+    async def test_listen_returns_the_bound_port(self) -> None:
+        """listen(0) picks a free port and returns it."""
+        server = Server()
+        port = await server.listen(0, host="127.0.0.1")
+        try:
+            assert port > 0
+            async with ws_connect(f"ws://127.0.0.1:{port}/x/CP", subprotocols=["ocpp1.6"]) as ws:  # type: ignore[list-item]
+                assert ws.subprotocol == "ocpp1.6"
+        finally:
+            await server.close()
+
+    async def test_serve_forever_returns_after_close(self) -> None:
+        """serve_forever() returns once close() has run, and "close" is emitted."""
+        server = Server()
+        await server.listen(0, host="127.0.0.1")
+        closed, on_close = future_and_setter()
+        server.on("close", lambda: on_close(True))
+        forever = asyncio.create_task(server.serve_forever())
+        await asyncio.sleep(0)
+        assert not forever.done()
+        await server.close()
+        await wait(forever)
+        assert await wait(closed) is True
+        await server.close()  # closing twice is harmless
+
+    async def test_async_with_closes(self) -> None:
+        """Async with Server() closes it on exit, dropping its charge points with 1001."""
+        async with Server() as server:
+            port = await server.listen(0, host="127.0.0.1")
+            client = Client("CP1")
+            await client.connect(f"ws://127.0.0.1:{port}/ocpp")
+            closed, on_close = future_and_setter()
+            client.on("close", on_close)
+        assert await wait(closed) == (1001, "")
+        await client.close()
+
+    async def test_close_sends_1001_to_every_charge_point(self, server: Server) -> None:
+        """Server.close() closes every connection with 1001 (going away)."""
+        results = []
+        for cp_id in ("A", "B"):
+            client, _ = await connect_pair(server, cp_id)
+            closed, on_close = future_and_setter()
+            client.on("close", on_close)
+            results.append((client, closed))
+        await server.close()
+        for client, closed in results:
+            assert (await wait(closed))[0] == 1001
+            assert not client.is_open
+
+    async def test_close_waits_for_running_handlers(self, server: Server) -> None:
+        """close() lets a running handler finish (within handler_timeout) before returning."""
+        finished = asyncio.Event()
+        started = asyncio.Event()
+
+        async def slow(request: dict[str, Any]) -> dict[str, Any]:
+            started.set()
+            await asyncio.sleep(0.2)
+            finished.set()
+            return NOW
+
+        client, peer = await connect_pair(server)
+        peer.on("Heartbeat", slow)
+        call = client.call_request("Heartbeat")
+        await wait(started.wait())
+        await server.close()
+        assert finished.is_set()
+        with pytest.raises(ConnectionClosed):
+            await wait(call)
+
+    async def test_clients_by_id(self, server: Server) -> None:
+        """server.clients holds the connected charge points by id, and forgets them on close."""
+        client, peer = await connect_pair(server, "CP-42")
+        assert server.clients == {"CP-42": peer}
+        closed, on_close = future_and_setter()
+        peer.on("close", on_close)
+        await client.close()
+        await wait(closed)
+        await wait(_until(lambda: not server.clients))
+
+    async def test_server_options_apply_to_each_connection(self) -> None:
+        """An option given to Server(...) applies to every connection it accepts."""
+        async with Server(validation="off", call_timeout=7) as server:
+            server.port = await server.listen(0, host="127.0.0.1")  # type: ignore[attr-defined]
+            client, peer = await connect_pair(server)
+            assert peer.validation == "off"
+            assert peer._options.call_timeout == 7
+            await client.close()
+
+    async def test_bad_option_is_refused(self) -> None:
+        """A wrong option value is refused at construction with a clear message."""
+        with pytest.raises(ValueError, match="call_timeout"):
+            Server(call_timeout=0)
+        with pytest.raises(ValueError, match="validation mode"):
+            Server(validation="lax")
+        with pytest.raises(TypeError):
+            Server(no_such_option=1)
+
+    async def test_error_event_gets_listener_failures(self, server: Server) -> None:
+        """A "connection" listener that raises is reported through "error", not the process."""
+        errors, on_error = future_and_setter()
+        server.on("error", on_error)
+
+        def broken(client: ClientBase) -> None:
+            raise RuntimeError("listener bug")
+
+        server.on("connection", broken)
+        client, _ = await connect_pair(server)
+        assert isinstance(await wait(errors), RuntimeError)
+        assert client.is_open
+        await client.close()
+
+    async def test_listener_failure_without_error_listener_is_logged(
+        self, server: Server, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """With no "error" listener, a failing listener is logged and the server goes on."""
+
+        def broken(client: ClientBase) -> None:
+            raise RuntimeError("listener bug")
+
+        server.on("connection", broken)
+        client, _ = await connect_pair(server)
+        assert "listener bug" in caplog.text
+        await client.close()
+
+
+async def _until(condition: Any) -> None:
+    """Yield to the loop until ``condition()`` holds (bounded by the caller's timeout)."""
+    while not condition():
+        await asyncio.sleep(0)
+
+
+# ----------------------------------------------------------------------------- handshake
+
+
+class TestHandshake:
+    """Subprotocol, charge point id, and the "authorization" event."""
+
+    async def test_no_subprotocol_is_http_400(self, server: Server) -> None:
+        """A client that does not offer ocpp1.6 is refused with HTTP 400."""
+        for offered in ([], ["ocpp2.0.1"]):
+            with pytest.raises(InvalidStatus) as info:
+                async with raw_peer(server, subprotocols=offered):
+                    pass
+            assert info.value.response.status_code == 400
+        assert server.clients == {}
+
+    async def test_empty_id_is_http_400(self, server: Server) -> None:
+        """A URL whose last path segment is empty has no charge point id: HTTP 400."""
+        with pytest.raises(InvalidStatus) as info:
+            async with ws_connect(f"{url(server)}/", subprotocols=["ocpp1.6"]):  # type: ignore[list-item]
+                pass
+        assert info.value.response.status_code == 400
+
+    async def test_id_is_the_last_segment_percent_decoded(self, server: Server) -> None:
+        """The id is the last path segment, percent-decoded, without the query."""
+        seen, on_connection = future_and_setter()
+        server.on("connection", on_connection)
+        target = f"ws://127.0.0.1:{server.port}/a/b/CP%201%2F2?token=x"  # type: ignore[attr-defined]
+        async with ws_connect(target, subprotocols=["ocpp1.6"]):  # type: ignore[list-item]
+            client = await wait(seen)
+            assert client.get_cp_id() == "CP 1/2" == client.cp_id
+
+    async def test_client_quotes_its_id(self, server: Server) -> None:
+        """Client joins base + "/" + the percent-quoted id, whatever the base's trailing slash."""
+        client = Client("CP 1/ü")
+        assert client.url_for("ws://h/ocpp/") == "ws://h/ocpp/CP%201%2F%C3%BC"
+        assert client.url_for("ws://h/ocpp") == "ws://h/ocpp/CP%201%2F%C3%BC"
+        seen, on_connection = future_and_setter()
+        server.on("connection", on_connection)
+        await client.connect(url(server) + "/")
+        assert (await wait(seen)).cp_id == "CP 1/ü"
+        await client.close()
+
+    async def test_handshake_fields(self, server: Server) -> None:
+        """The handshake carries path, headers, address, offered subprotocols and Basic auth."""
+        seen, on_auth = future_and_setter()
+
+        def authorize(cp_id: str, handshake: Handshake, cb: Any) -> None:
+            on_auth(handshake)
+            cb()
+
+        server.on("authorization", authorize)
+        token = base64.b64encode(b"CP1:pa:ss\x00\xff").decode()
+        client = Client("CP1")
+        await client.connect(
+            url(server), headers={"Authorization": f"Basic {token}", "X-Extra": "1"}
+        )
+        handshake: Handshake = await wait(seen)
+        assert handshake.cp_id == "CP1"
+        assert handshake.path == "/ocpp/CP1"
+        assert handshake.headers["X-Extra"] == "1"
+        assert handshake.remote_address[0] == "127.0.0.1"
+        assert handshake.subprotocols == ("ocpp1.6",)
+        assert handshake.username == "CP1"
+        assert handshake.password == b"pa:ss\x00\xff"
+        assert handshake.peer_certificate is None
+        await client.close()
+
+    async def test_no_authorization_header(self, server: Server) -> None:
+        """Without Basic auth, username and password are None."""
+        seen, on_auth = future_and_setter()
+        server.on("authorization", lambda cp_id, hs, cb: on_auth(hs) or True)
+        client = Client("CP1")
+        await client.connect(url(server), headers={"Authorization": "Bearer abc"})
+        handshake = await wait(seen)
+        assert (handshake.username, handshake.password) == (None, None)
+        await client.close()
+
+    @pytest.mark.parametrize(
+        "style",
+        ["cb", "true", "awaitable-true", "async-cb"],
+    )
+    async def test_authorization_accepts(self, server: Server, style: str) -> None:
+        """Accept with cb(), by returning True, or with an awaitable of True."""
+
+        def by_cb(cp_id: str, hs: Handshake, cb: Any) -> None:
+            cb()
+
+        def by_true(cp_id: str, hs: Handshake, cb: Any) -> bool:
+            return True
+
+        async def by_awaitable(cp_id: str, hs: Handshake, cb: Any) -> bool:
+            await asyncio.sleep(0)
+            return True
+
+        async def by_async_cb(cp_id: str, hs: Handshake, cb: Any) -> None:
+            asyncio.get_running_loop().call_soon(cb)
+
+        listener = {
+            "cb": by_cb,
+            "true": by_true,
+            "awaitable-true": by_awaitable,
+            "async-cb": by_async_cb,
+        }[style]
+        server.on("authorization", listener)
+        client, peer = await connect_pair(server)
+        assert peer.cp_id == "CP1"
+        await client.close()
+
+    @pytest.mark.parametrize("style", ["cb-error", "false", "raise", "awaitable-false"])
+    async def test_authorization_rejects_with_401(self, server: Server, style: str) -> None:
+        """Reject with cb(error), False, or raising: HTTP 401, no connection, no handler runs."""
+
+        def by_cb(cp_id: str, hs: Handshake, cb: Any) -> None:
+            cb(OcppError("SecurityError", "unknown charger"))
+
+        def by_false(cp_id: str, hs: Handshake, cb: Any) -> bool:
+            return False
+
+        def by_raise(cp_id: str, hs: Handshake, cb: Any) -> None:
+            raise PermissionError("no")
+
+        async def by_awaitable(cp_id: str, hs: Handshake, cb: Any) -> bool:
+            return False
+
+        listener = {
+            "cb-error": by_cb,
+            "false": by_false,
+            "raise": by_raise,
+            "awaitable-false": by_awaitable,
+        }[style]
+        server.on("authorization", listener)
+        connections: list[ClientBase] = []
+        server.on("connection", connections.append)
+        client = Client("CP1")
+        with pytest.raises(HandshakeError) as info:
+            await wait(client.connect(url(server)))
+        assert info.value.status == 401
+        assert "401" in str(info.value)
+        assert connections == [] and server.clients == {}
+
+    async def test_every_authorization_listener_must_accept(self, server: Server) -> None:
+        """With several listeners, one rejection is enough to refuse."""
+        server.on("authorization", lambda cp_id, hs, cb: True)
+        server.on("authorization", lambda cp_id, hs, cb: cp_id != "BAD")
+        with pytest.raises(HandshakeError):
+            await wait(Client("BAD").connect(url(server)))
+        client, _ = await connect_pair(server, "GOOD")
+        await client.close()
+
+    async def test_undecided_authorization_is_rejected_after_handler_timeout(self) -> None:
+        """A listener that never decides is refused after handler_timeout, not hung forever."""
+        async with Server(handler_timeout=0.2) as server:
+            port = await server.listen(0, host="127.0.0.1")
+            server.on("authorization", lambda cp_id, hs, cb: None)
+            with pytest.raises(HandshakeError) as info:
+                await wait(Client("CP1").connect(f"ws://127.0.0.1:{port}/ocpp"))
+            assert info.value.status == 401
+
+    async def test_client_refuses_server_without_ocpp16(self) -> None:
+        """A server that answers without ocpp1.6 makes Client.connect fail."""
+
+        async def handler(ws: ServerConnection) -> None:
+            await ws.wait_closed()
+
+        async with serve(handler, "127.0.0.1", 0) as plain:
+            port = plain.sockets[0].getsockname()[1]
+            client = Client("CP1")
+            with pytest.raises(HandshakeError, match=r"did not agree on the subprotocol ocpp1\.6"):
+                await wait(client.connect(f"ws://127.0.0.1:{port}"))
+            assert not client.is_open
+
+    async def test_client_bad_url(self) -> None:
+        """A URL that is not ws:// or wss:// is a HandshakeError saying so."""
+        with pytest.raises(HandshakeError, match="not a WebSocket URL"):
+            await Client("CP1").connect("http://127.0.0.1:1/ocpp")
+
+    async def test_client_unreachable(self) -> None:
+        """Nothing listening: the OSError of the network, as is."""
+        probe = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
+        port = probe.sockets[0].getsockname()[1]
+        probe.close()
+        await probe.wait_closed()
+        with pytest.raises(OSError):
+            await wait(Client("CP1").connect(f"ws://127.0.0.1:{port}/ocpp"))
+
+    async def test_client_id_must_be_a_string(self) -> None:
+        """Client("") has no id to send: refused at once."""
+        with pytest.raises(ValueError, match="charge point id"):
+            Client("")
+
+    async def test_connect_twice_is_refused(
+        self, pair: tuple[Client, ClientBase], server: Server
+    ) -> None:
+        """A connected Client cannot connect again before closing."""
+        client, _ = pair
+        with pytest.raises(RuntimeError, match="already connected"):
+            await client.connect(url(server))
+
+
+# ----------------------------------------------------------------------------- handlers
+
+
+class TestHandlers:
+    """DESIGN.md "Handlers": reply styles, first reply wins, errors, timeouts, NotSupported."""
+
+    @pytest.mark.parametrize(
+        "style", ["cb", "return", "async-return", "async-cb", "awaitable", "cb-later"]
+    )
+    async def test_reply_styles(self, pair: tuple[Client, ClientBase], style: str) -> None:
+        """A handler replies by cb(response), by returning it, or through an awaitable."""
+        client, peer = pair
+
+        def by_cb(request: dict[str, Any], cb: Any) -> None:
+            cb(BOOT_OK)
+
+        def by_return(request: dict[str, Any]) -> dict[str, Any]:
+            return BOOT_OK
+
+        async def by_async_return(request: dict[str, Any]) -> dict[str, Any]:
+            await asyncio.sleep(0)
+            return BOOT_OK
+
+        async def by_async_cb(request: dict[str, Any], cb: Any) -> None:
+            await asyncio.sleep(0)
+            cb(BOOT_OK)
+
+        def by_awaitable(request: dict[str, Any]) -> asyncio.Future[dict[str, Any]]:
+            future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+            asyncio.get_running_loop().call_soon(future.set_result, BOOT_OK)
+            return future
+
+        def by_cb_later(request: dict[str, Any], cb: Any) -> None:
+            asyncio.get_running_loop().call_later(0.01, cb, BOOT_OK)
+
+        handlers = {
+            "cb": by_cb,
+            "return": by_return,
+            "async-return": by_async_return,
+            "async-cb": by_async_cb,
+            "awaitable": by_awaitable,
+            "cb-later": by_cb_later,
+        }
+        peer.on("BootNotification", handlers[style])
+        assert await wait(client.call_request("BootNotification", BOOT)) == BOOT_OK
+
+    async def test_handler_gets_the_request(self, pair: tuple[Client, ClientBase]) -> None:
+        """The handler receives the CALL's payload as a plain dict with camelCase keys."""
+        client, peer = pair
+        got, on_request = future_and_setter()
+
+        @peer.on("BootNotification")
+        def handler(request: dict[str, Any]) -> dict[str, Any]:
+            on_request(request)
+            return BOOT_OK
+
+        await wait(client.call_request("BootNotification", BOOT))
+        assert await wait(got) == BOOT
+
+    async def test_first_reply_wins(
+        self, pair: tuple[Client, ClientBase], caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """With several listeners all run; the first reply is sent, later ones are logged and dropped."""
+        client, peer = pair
+        ran = []
+        second_done = asyncio.Event()
+
+        def first(request: dict[str, Any], cb: Any) -> None:
+            ran.append("first")
+            cb(BOOT_OK)
+            cb({**BOOT_OK, "status": "Rejected"})
+
+        async def second(request: dict[str, Any]) -> dict[str, Any]:
+            ran.append("second")
+            second_done.set()
+            return {**BOOT_OK, "status": "Pending"}
+
+        peer.on("BootNotification", first)
+        peer.on("BootNotification", second)
+        with caplog.at_level(logging.WARNING, "ocpp16"):
+            assert await wait(client.call_request("BootNotification", BOOT)) == BOOT_OK
+            await wait(second_done.wait())
+            await wait(_until(lambda: caplog.text.count("the first reply wins") >= 2))
+        assert ran == ["first", "second"]
+
+    async def test_none_without_cb_replies_empty(self, pair: tuple[Client, ClientBase]) -> None:
+        """A handler without cb that returns None replies {}: right for StatusNotification."""
+        _, peer = pair
+        client = pair[0]
+        peer.on("StatusNotification", lambda request: None)
+        assert await wait(client.call_request("StatusNotification", STATUS)) == {}
+
+    async def test_none_for_boot_is_internal_error(
+        self, pair: tuple[Client, ClientBase], caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """{} for BootNotification breaks its schema: InternalError naming the field, and a log line."""
+        client, peer = pair
+
+        async def lazy(request: dict[str, Any]) -> None:
+            return None
+
+        peer.on("BootNotification", lazy)
+        with pytest.raises(OcppError) as info:
+            await wait(client.call_request("BootNotification", BOOT))
+        assert info.value.code == "InternalError"
+        assert "$.status" in info.value.description or "$.currentTime" in info.value.description
+        assert "BootNotification handler's response breaks its schema" in caplog.text
+
+    async def test_ocpp_error_is_sent(self, pair: tuple[Client, ClientBase]) -> None:
+        """Raise OcppError(code, description, details) sends that CALLERROR."""
+        client, peer = pair
+
+        def refuse(request: dict[str, Any]) -> None:
+            raise OcppError("SecurityError", "not you", {"hint": 1})
+
+        peer.on("BootNotification", refuse)
+        with pytest.raises(OcppError) as info:
+            await wait(client.call_request("BootNotification", BOOT))
+        assert (info.value.code, info.value.description, info.value.details) == (
+            "SecurityError",
+            "not you",
+            {"hint": 1},
+        )
+
+    async def test_other_exception_is_internal_error(
+        self, pair: tuple[Client, ClientBase], caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """Any other exception sends InternalError; the traceback is logged, never sent."""
+        client, peer = pair
+
+        async def broken(request: dict[str, Any]) -> None:
+            raise KeyError("secret-internal-detail")
+
+        peer.on("BootNotification", broken)
+        with pytest.raises(OcppError) as info:
+            await wait(client.call_request("BootNotification", BOOT))
+        assert info.value.code == "InternalError"
+        assert "secret-internal-detail" not in info.value.description + json.dumps(
+            info.value.details
+        )
+        assert "secret-internal-detail" in caplog.text and "Traceback" in caplog.text
+
+    async def test_handler_timeout_is_internal_error(self, server: Server) -> None:
+        """No reply within handler_timeout: InternalError."""
+        client, peer = await connect_pair(server, handler_timeout=0.1)
+        client.on("Reset", lambda request, cb: None)
+        with pytest.raises(OcppError) as info:
+            await wait(peer.call_request("Reset", {"type": "Soft"}))
+        assert info.value.code == "InternalError"
+        assert "within 0.1 s" in info.value.description
+        await client.close()
+
+    async def test_valid_action_without_listener_is_not_supported(
+        self, pair: tuple[Client, ClientBase]
+    ) -> None:
+        """A valid action with no listener: NotSupported (OCPP-J 1.6 table 7)."""
+        client, _ = pair
+        with pytest.raises(OcppError) as info:
+            await wait(client.call_request("Heartbeat"))
+        assert info.value.code == "NotSupported"
+
+    async def test_unknown_action_is_not_implemented(self, server: Server) -> None:
+        """An action that is not one this side receives: NotImplemented."""
+        async with raw_peer(server) as ws:
+            await ws.send('[2,"1","Reset",{"type":"Soft"}]')
+            assert (await recv_json(ws))[:3] == [4, "1", "NotImplemented"]
+            await ws.send('[2,"2","Teleport",{}]')
+            assert (await recv_json(ws))[:3] == [4, "2", "NotImplemented"]
+
+    async def test_once_listener_runs_once(self, pair: tuple[Client, ClientBase]) -> None:
+        """Pyee's once() works for actions: the second CALL finds no listener."""
+        client, peer = pair
+        peer.once("Heartbeat", lambda request: NOW)
+        assert await wait(client.call_request("Heartbeat")) == NOW
+        with pytest.raises(OcppError, match="NotSupported"):
+            await wait(client.call_request("Heartbeat"))
+
+    async def test_emitter_api_for_actions(self, pair: tuple[Client, ClientBase]) -> None:
+        """on, listeners and remove_listener work for actions as for any event."""
+        client, peer = pair
+
+        def handler(request: dict[str, Any]) -> dict[str, Any]:
+            return NOW
+
+        peer.on("Heartbeat", handler)
+        assert peer.listeners("Heartbeat") == [handler]
+        peer.remove_listener("Heartbeat", handler)
+        with pytest.raises(OcppError, match="NotSupported"):
+            await wait(client.call_request("Heartbeat"))
+
+    async def test_each_call_runs_in_its_own_task(self, server: Server) -> None:
+        """20 CALLs whose handlers each sleep 50 ms finish together, well under a second."""
+        client, peer = await connect_pair(server, call_concurrency=20)
+
+        async def slow(request: dict[str, Any]) -> dict[str, Any]:
+            await asyncio.sleep(0.05)
+            return NOW
+
+        peer.on("Heartbeat", slow)
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        results = await wait(asyncio.gather(*(client.call_request("Heartbeat") for _ in range(20))))
+        elapsed = loop.time() - started
+        assert results == [NOW] * 20
+        # Sequentially they would take 1 s; concurrently about 50 ms.
+        assert elapsed < 0.5, elapsed
+        await client.close()
+
+    async def test_handler_may_call_back_the_same_peer(
+        self, pair: tuple[Client, ClientBase]
+    ) -> None:
+        """A handler that awaits call_request to the same peer completes."""
+        client, peer = pair
+        client.on("GetConfiguration", lambda request: {"configurationKey": [], "unknownKey": ["x"]})
+
+        @peer.on("BootNotification")
+        async def boot(request: dict[str, Any]) -> dict[str, Any]:
+            config = await peer.call_request("GetConfiguration", {"key": ["x"]})
+            assert config == {"configurationKey": [], "unknownKey": ["x"]}
+            return BOOT_OK
+
+        assert await wait(client.call_request("BootNotification", BOOT)) == BOOT_OK
+
+
+# ----------------------------------------------------------------------------- call_request
+
+
+class TestCallRequest:
+    """DESIGN.md "call_request": a Future, the queue, timeouts, and every failure through it."""
+
+    async def test_returns_a_future_at_once(self, pair: tuple[Client, ClientBase]) -> None:
+        """call_request returns an asyncio.Future before anything is answered."""
+        client, peer = pair
+        peer.on("Heartbeat", lambda request: NOW)
+        future = client.call_request("Heartbeat")
+        assert isinstance(future, asyncio.Future) and not future.done()
+        assert await wait(future) == NOW
+
+    async def test_one_call_outstanding_by_default(self, server: Server) -> None:
+        """With call_concurrency 1 the second CALL is sent only after the first is answered."""
+        async with raw_peer(server) as ws:
+            peer = server.clients["CP1"]
+            first = peer.call_request("GetLocalListVersion")
+            second = peer.call_request("GetLocalListVersion")
+            frame = await recv_json(ws)
+            assert frame[2] == "GetLocalListVersion"
+            with pytest.raises(TimeoutError):
+                async with asyncio.timeout(0.1):
+                    await ws.recv()  # nothing more while the first is unanswered
+            await ws.send(json.dumps([3, frame[1], {"listVersion": 1}]))
+            frame2 = await recv_json(ws)
+            await ws.send(json.dumps([3, frame2[1], {"listVersion": 2}]))
+            assert await wait(first) == {"listVersion": 1}
+            assert await wait(second) == {"listVersion": 2}
+
+    async def test_call_timeout(self, server: Server) -> None:
+        """No answer within call_timeout: the future fails with CallTimeout, an OcppError and a TimeoutError."""
+        client, peer = await connect_pair(server, call_timeout=0.1)
+        peer.on("Heartbeat", lambda request, cb: None)
+        with pytest.raises(CallTimeout) as info:
+            await wait(client.call_request("Heartbeat"))
+        assert isinstance(info.value, OcppError) and isinstance(info.value, TimeoutError)
+        assert info.value.action == "Heartbeat"
+        await client.close()
+
+    async def test_per_call_timeout(self, pair: tuple[Client, ClientBase]) -> None:
+        """timeout= overrides call_timeout for one call, and the next queued CALL then goes out."""
+        client, peer = pair
+        calls = []
+
+        def never(request: dict[str, Any], cb: Any) -> None:
+            calls.append(cb)
+
+        peer.on("Heartbeat", never)
+        with pytest.raises(CallTimeout):
+            await wait(client.call_request("Heartbeat", timeout=0.05))
+        second = client.call_request("Heartbeat", timeout=5)
+        await wait(_until(lambda: len(calls) == 2))
+        calls[1](NOW)
+        assert await wait(second) == NOW
+
+    async def test_cancelled_future_frees_the_queue(self, pair: tuple[Client, ClientBase]) -> None:
+        """Cancelling a call_request future gives its place to the next CALL."""
+        client, peer = pair
+        pending: list[Any] = []
+        peer.on("Heartbeat", lambda request, cb: pending.append(cb))
+        first = client.call_request("Heartbeat")
+        await wait(_until(lambda: len(pending) == 1))
+        first.cancel()
+        second = client.call_request("Heartbeat")
+        await wait(_until(lambda: len(pending) == 2))
+        pending[1](NOW)
+        assert await wait(second) == NOW
+
+    async def test_callerror_fails_the_future(self, pair: tuple[Client, ClientBase]) -> None:
+        """A CALLERROR fails the future with OcppError(code, description, details)."""
+        client, peer = pair
+
+        def refuse(request: dict[str, Any]) -> None:
+            raise OcppError("GenericError", "nope", {"k": "v"})
+
+        peer.on("Heartbeat", refuse)
+        with pytest.raises(OcppError) as info:
+            await wait(client.call_request("Heartbeat"))
+        assert (info.value.code, info.value.description, info.value.details) == (
+            "GenericError",
+            "nope",
+            {"k": "v"},
+        )
+
+    async def test_strict_validation_fails_through_the_future(
+        self, pair: tuple[Client, ClientBase]
+    ) -> None:
+        """An invalid payload in strict mode fails the future with ValidationError; nothing is raised or sent."""
+        client, peer = pair
+        received = []
+        peer.on("BootNotification", lambda request: received.append(request))
+        future = client.call_request("BootNotification", {"chargePointVendor": "x"})
+        with pytest.raises(ValidationError) as info:
+            await wait(future)
+        assert (info.value.code, info.value.path, info.value.keyword) == (
+            "ProtocolError",
+            "$.chargePointModel",
+            "required",
+        )
+        assert received == []
+
+    async def test_unknown_action_fails_through_the_future(
+        self, pair: tuple[Client, ClientBase]
+    ) -> None:
+        """An action this side cannot send fails the future with NotImplemented, never raises."""
+        client, _ = pair
+        with pytest.raises(OcppError, match="NotImplemented"):
+            await wait(client.call_request("Reset", {"type": "Soft"}))
+
+    async def test_invalid_callresult_is_a_validation_error(self, server: Server) -> None:
+        """An incoming CALLRESULT that breaks its schema fails the future with ValidationError (strict)."""
+        async with raw_peer(server) as ws:
+            peer = server.clients["CP1"]
+            future = peer.call_request("Reset", {"type": "Hard"})
+            frame = await recv_json(ws)
+            await ws.send(json.dumps([3, frame[1], {"status": "Maybe"}]))
+            with pytest.raises(ValidationError) as info:
+                await wait(future)
+            assert info.value.path == "$.status"
+
+    async def test_peer_vanishing_fails_pending_at_once(self, server: Server) -> None:
+        """A peer that vanishes mid-call fails the pending future at once, not at its timeout."""
+        async with raw_peer(server) as ws:
+            peer = server.clients["CP1"]
+            future = peer.call_request("Reset", {"type": "Hard"}, timeout=60)
+            await recv_json(ws)
+            ws.transport.abort()  # no close frame: the TCP connection just drops
+            with pytest.raises(ConnectionClosed) as info:
+                async with asyncio.timeout(5):  # far below the call's 60 s
+                    await future
+            assert info.value.code == 1006
+
+    async def test_queued_calls_fail_on_close(self, pair: tuple[Client, ClientBase]) -> None:
+        """Queued and in-flight CALLs all fail with ConnectionClosed when the connection closes."""
+        client, peer = pair
+        peer.on("Heartbeat", lambda request, cb: None)
+        futures = [client.call_request("Heartbeat") for _ in range(3)]
+        await client.close()
+        for future in futures:
+            with pytest.raises(ConnectionClosed):
+                await wait(future)
+
+    async def test_call_before_connect_or_after_close(
+        self, pair: tuple[Client, ClientBase]
+    ) -> None:
+        """call_request on a connection that is not open fails through the future."""
+        with pytest.raises(ConnectionClosed, match="not connected"):
+            await wait(Client("X").call_request("Heartbeat"))
+        client, _ = pair
+        await client.close()
+        with pytest.raises(ConnectionClosed) as info:
+            await wait(client.call_request("Heartbeat"))
+        assert info.value.code == 1000
+
+    async def test_message_id_factory(self, server: Server) -> None:
+        """message_id_factory supplies the ids of outgoing CALLs."""
+        ids = iter(["id-1", "id-2"])
+        async with Server(message_id_factory=lambda: next(ids)) as custom:
+            port = await custom.listen(0, host="127.0.0.1")
+            async with ws_connect(f"ws://127.0.0.1:{port}/o/CP1", subprotocols=["ocpp1.6"]) as ws:  # type: ignore[list-item]
+                await wait(_until(lambda: "CP1" in custom.clients))
+                custom.clients["CP1"].call_request("ClearCache")
+                assert (await recv_json(ws))[:3] == [2, "id-1", "ClearCache"]
+
+
+# ----------------------------------------------------------------------------- events
+
+
+class TestEvents:
+    """The events close, error, message, bad_message and connect."""
+
+    async def test_connect_event(self, server: Server) -> None:
+        """Client emits "connect" once the connection is open."""
+        client = Client("CP1")
+        connected, on_connect = future_and_setter()
+        client.on("connect", lambda: on_connect(client.is_open))
+        await client.connect(url(server))
+        assert await wait(connected) is True
+        assert client.subprotocol == "ocpp1.6"
+        assert client.remote_address[0] == "127.0.0.1"
+        await client.close()
+
+    async def test_close_event_with_code_and_reason(self, pair: tuple[Client, ClientBase]) -> None:
+        """Both sides emit "close"(code, reason); Client.close() sends 1000."""
+        client, peer = pair
+        peer_closed, on_peer_close = future_and_setter()
+        peer.on("close", on_peer_close)
+        client_closed, on_client_close = future_and_setter()
+        client.on("close", on_client_close)
+        await client.close()
+        assert await wait(peer_closed) == (1000, "")
+        assert await wait(client_closed) == (1000, "")
+
+    async def test_message_event_sees_both_directions(
+        self, pair: tuple[Client, ClientBase]
+    ) -> None:
+        """The message event (direction, text) reports every frame in and out, for logging hooks."""
+        client, peer = pair
+        seen: list[tuple[str, str]] = []
+        client.on("message", lambda direction, text: seen.append((direction, text)))
+        peer.on("Heartbeat", lambda request: NOW)
+        await wait(client.call_request("Heartbeat"))
+        assert [d for d, _ in seen] == ["out", "in"]
+        assert json.loads(seen[0][1])[2] == "Heartbeat"
+        assert json.loads(seen[1][1])[2] == NOW
+
+    @pytest.mark.parametrize("frame", [b"\x00binary", "not json", '[2, 5, "Heartbeat", {}]'])
+    async def test_bad_message_event(self, server: Server, frame: str | bytes) -> None:
+        """Binary frames and frames with no recoverable id: "bad_message", no reply, connection kept."""
+        async with raw_peer(server) as ws:
+            peer = server.clients["CP1"]
+            bad, on_bad = future_and_setter()
+            peer.on("bad_message", on_bad)
+            await ws.send(frame)
+            text, error = await wait(bad)
+            assert text == frame and isinstance(error, OcppError)
+            peer.on("Heartbeat", lambda request: NOW)
+            await ws.send('[2,"ok","Heartbeat",{}]')
+            assert await recv_json(ws) == [3, "ok", NOW]
+
+    async def test_oversized_frame_closes_with_1009(self) -> None:
+        """A frame larger than max_message_size closes the connection with 1009."""
+        async with Server(max_message_size=1000) as server:
+            server.port = await server.listen(0, host="127.0.0.1")  # type: ignore[attr-defined]
+            async with raw_peer(server) as ws:
+                peer = server.clients["CP1"]
+                closed, on_close = future_and_setter()
+                peer.on("close", on_close)
+                await ws.send(
+                    json.dumps([2, "1", "DataTransfer", {"vendorId": "v", "data": "x" * 2000}])
+                )
+                assert (await wait(closed))[0] == 1009
+                with pytest.raises(WsClosed):
+                    await wait(ws.recv())
+
+    async def test_error_event_without_listener_is_logged(
+        self, pair: tuple[Client, ClientBase], caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """A failing "message" listener goes to "error" if heard, else to the log; the call completes."""
+        client, peer = pair
+        peer.on("Heartbeat", lambda request: NOW)
+
+        def broken(direction: str, text: str) -> None:
+            raise RuntimeError("hook bug")
+
+        client.on("message", broken)
+        assert await wait(client.call_request("Heartbeat")) == NOW
+        assert "hook bug" in caplog.text
+        errors, on_error = future_and_setter()
+        client.on("error", on_error)
+        assert await wait(client.call_request("Heartbeat")) == NOW
+        assert isinstance(await wait(errors), RuntimeError)
+
+
+# ----------------------------------------------------------------------------- options, logging
+
+
+class TestOptionsAndLogging:
+    """Per-connection validation, and log records carrying the charge point id."""
+
+    async def test_connection_listener_may_change_validation(self, server: Server) -> None:
+        """A "connection" listener may set validation and validation_overrides of that connection."""
+
+        def relax(client: ClientBase) -> None:
+            client.validation_overrides = {"BootNotification": "off"}
+            client.on("BootNotification", lambda request: BOOT_OK)
+
+        server.on("connection", relax)
+        async with raw_peer(server) as ws:
+            await ws.send('[2,"1","BootNotification",{"odd":1}]')
+            assert await recv_json(ws) == [3, "1", BOOT_OK]
+            peer = server.clients["CP1"]
+            peer.validation = "off"
+            peer.on("Authorize", lambda request: {"idTagInfo": {"status": "Accepted"}})
+            await ws.send('[2,"2","Authorize",{}]')
+            assert (await recv_json(ws))[0] == 3
+            peer.validation = "strict"
+            await ws.send('[2,"3","Authorize",{}]')
+            assert (await recv_json(ws))[:3] == [4, "3", "ProtocolError"]
+            assert peer.validation_overrides == {"BootNotification": "off"}
+
+    async def test_frames_logged_at_debug_with_cp_id(
+        self, pair: tuple[Client, ClientBase], caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """Every frame is logged at DEBUG as "< text" / "> text", each record carrying cp_id."""
+        client, peer = pair
+        peer.on("Heartbeat", lambda request: NOW)
+        with caplog.at_level(logging.DEBUG, "ocpp16"):
+            await wait(client.call_request("Heartbeat"))
+        frames = [r for r in caplog.records if r.levelno == logging.DEBUG and r.name == "ocpp16"]
+        messages = [r.getMessage() for r in frames]
+        assert any(m.startswith("[CP1] > [2,") for m in messages)
+        assert any(m.startswith("[CP1] < [3,") for m in messages)
+        assert all(getattr(r, "cp_id", None) == "CP1" for r in frames)
+
+
+# ----------------------------------------------------------------------------- churn
+
+
+async def test_connect_disconnect_cycles_leave_nothing_behind(server: Server) -> None:
+    """1,000 connect/disconnect cycles leave no tasks, no server.clients entries and no memory growth."""
+    server.on("connection", lambda client: client.on("Heartbeat", lambda request: NOW))
+
+    async def cycle(i: int) -> None:
+        client = Client(f"CP{i % 7}")
+        await client.connect(url(server))
+        await client.call_request("Heartbeat")
+        await client.close()
+
+    async with asyncio.timeout(120):
+        for i in range(100):  # warm-up: caches, compiled validators, first-use allocations
+            await cycle(i)
+        await _until(lambda: not server.clients)
+        gc.collect()
+        tasks_before = len(asyncio.all_tasks())
+        objects_before = len(gc.get_objects())
+        for i in range(1000):
+            await cycle(i)
+        await _until(lambda: not server.clients)
+        await _until(lambda: len(asyncio.all_tasks()) <= tasks_before)
+        gc.collect()
+        objects_after = len(gc.get_objects())
+    assert server.clients == {}
+    assert len(asyncio.all_tasks()) == tasks_before
+    # A leak of one object per cycle would show as 1,000; allow noise well below that.
+    assert objects_after - objects_before < 300, (objects_before, objects_after)
