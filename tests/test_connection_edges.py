@@ -328,3 +328,17 @@ class TestAuthorizationListeners:
             assert peer.handshake is not None and peer.handshake.cp_id == "CP1"
             assert client.handshake is None
             await client.close()
+
+
+async def test_websocket_options_reach_both_ends() -> None:
+    """ping_interval, ping_timeout and max_message_size are applied to both ends' WebSockets."""
+    options = {"ping_interval": 5.0, "ping_timeout": 7.0, "max_message_size": 4321}
+    async with Server(**options) as server:
+        server.port = await server.listen(0, host="127.0.0.1")  # type: ignore[attr-defined]
+        client, peer = await connect_pair(server, **options)
+        for end in (client, peer):
+            ws = end._ws
+            assert ws is not None
+            assert (ws.ping_interval, ws.ping_timeout) == (5.0, 7.0)
+            assert ws.protocol.max_message_size == 4321
+        await client.close()
