@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import inspect
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections import deque
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias
+
+from websockets.exceptions import ConnectionClosed as WsClosed
 
 from ocpp16._emitter import _SafeEmitter
 from ocpp16.errors import CallTimeout, ConnectionClosed, Ocpp16Error, OcppError, ValidationError
@@ -185,9 +187,10 @@ class ClientBase(_SafeEmitter):
         self._validation_overrides: dict[str, Mode] = dict(options.validation_overrides)
         self._protocol: Protocol | None = None
         self._ws: Connection | None = None
-        self._futures: dict[
-            str, tuple[asyncio.Future[dict[str, Any]], asyncio.TimerHandle | None]
-        ] = {}
+        self._futures: dict[str, _CallFuture] = {}
+        # The one timer of this connection's call timeouts, and when it fires.
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = 0.0
         # Incoming CALLs not yet answered, and the tasks of coroutine handlers.
         self._incoming: dict[str, _IncomingCall] = {}
         self._handler_tasks: set[asyncio.Future[Any]] = set()
@@ -196,7 +199,10 @@ class ClientBase(_SafeEmitter):
         self.handshake: Handshake | None = None
         # listener -> whether it takes cb; per connection, so that it dies with it.
         self._arity: dict[Callable[..., Any], bool] = {}
-        self._wakeup = asyncio.Event()
+        # Frames taken from the core, not yet handed to websockets; and the task
+        # that finishes a send which had to wait (backpressure), if any.
+        self._out: deque[str] = deque()
+        self._writing = False
         self._writer: asyncio.Task[None] | None = None
         self._closed: asyncio.Future[None] | None = None
         self._close_code = 1006
@@ -268,17 +274,15 @@ class ClientBase(_SafeEmitter):
             logger=self.logger,
         )
         self._protocol.validation_overrides = self._validation_overrides
-        self._wakeup = asyncio.Event()
+        self._out.clear()
+        self._writing = False
         self._closed = asyncio.get_running_loop().create_future()
         self._close_code, self._close_reason = 1006, ""
-        self._writer = asyncio.create_task(self._write_loop(ws, self._protocol, self._wakeup))
 
     async def _run(self) -> None:
         """Read frames until the connection closes, then fail what is pending."""
         ws, protocol = self._ws, self._protocol
         assert ws is not None and protocol is not None
-        from websockets.exceptions import ConnectionClosed as WsClosed
-
         logger = self.logger
         try:
             async for text in ws:
@@ -313,10 +317,72 @@ class ClientBase(_SafeEmitter):
             await self._drain_tasks()
 
     def _flush(self) -> None:
-        """Wake the writer when the core has frames to write."""
+        """Hand every frame the core has produced to websockets, in order, now.
+
+        ``websockets``' ``send()`` is a coroutine that, as long as the socket
+        takes the data (no backpressure), completes without ever suspending. It
+        is therefore stepped here directly, as an eager task would be: no task
+        and no loop iteration per frame. Only a send that has to wait is handed
+        to a task, and while it waits later frames queue behind it, so frames
+        always leave in the order the core produced them.
+        """
         protocol = self._protocol
-        if protocol is not None and protocol.has_data_to_send:
-            self._wakeup.set()
+        if protocol is None:
+            return
+        if protocol.has_data_to_send:
+            self._out.extend(protocol.data_to_send())
+        if self._writing or not self._out:
+            return
+        ws = self._ws
+        assert ws is not None
+        self._writing = True
+        try:
+            while self._out:
+                text = self._out.popleft()
+                self._sending(text)
+                send = ws.send(text)
+                try:
+                    waiting = send.send(None)
+                except StopIteration:
+                    continue
+                # The send must wait: finish it, and the rest, in a task.
+                self._writer = asyncio.ensure_future(self._finish_send(send, waiting))
+                return
+        except WsClosed:
+            # The connection is closing: the reader sees it and fails what is pending.
+            self._out.clear()
+        self._writing = False
+
+    def _sending(self, text: str) -> None:
+        if self.logger.isEnabledFor(logging.DEBUG):
+            self.logger.debug("> %s", text)
+        if self._has_listeners("message"):
+            self._emit_safe("message", "out", text)
+
+    async def _finish_send(self, send: Coroutine[Any, Any, None], waiting: Any) -> None:
+        """Drive a send that had to wait to its end, then send what queued meanwhile."""
+        try:
+            while True:
+                try:
+                    # What the coroutine yielded: a future it waits for, or None
+                    # for a bare yield. Its outcome is read by the coroutine itself.
+                    if waiting is None:
+                        await asyncio.sleep(0)
+                    else:
+                        await asyncio.wait((waiting,))
+                except asyncio.CancelledError:
+                    send.close()
+                    raise
+                try:
+                    waiting = send.send(None)
+                except StopIteration:
+                    break
+        except WsClosed:
+            self._out.clear()
+        finally:
+            self._writing = False
+            self._writer = None
+        self._flush()
 
     async def _drain_tasks(self) -> None:
         """Give running handlers up to ``handler_timeout`` to finish, then cancel them.
@@ -349,6 +415,9 @@ class ClientBase(_SafeEmitter):
         error = ConnectionClosed(self._close_code, self._close_reason)
         for message_id in protocol.connection_lost():
             self._fail(message_id, error)
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         for call in self._incoming.values():
             call.abandon()
         self._incoming.clear()
@@ -357,24 +426,6 @@ class ClientBase(_SafeEmitter):
         if self._closed is not None and not self._closed.done():
             self._closed.set_result(None)
         self._emit_safe("close", self._close_code, self._close_reason)
-
-    async def _write_loop(self, ws: Connection, protocol: Protocol, wakeup: asyncio.Event) -> None:
-        """The only writer: frames leave in the order the core produced them."""
-        from websockets.exceptions import ConnectionClosed as WsClosed
-
-        logger = self.logger
-        try:
-            while True:
-                await wakeup.wait()
-                wakeup.clear()
-                for text in protocol.data_to_send():
-                    if logger.isEnabledFor(logging.DEBUG):
-                        self.logger.debug("> %s", text)
-                    if self._has_listeners("message"):
-                        self._emit_safe("message", "out", text)
-                    await ws.send(text)
-        except WsClosed:
-            pass
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
         """Close the connection and wait until it is closed.
@@ -422,7 +473,7 @@ class ClientBase(_SafeEmitter):
             its schema).
         """
         loop = asyncio.get_running_loop()
-        future: asyncio.Future[dict[str, Any]] = loop.create_future()
+        future = _CallFuture(loop=loop)
         protocol = self._protocol
         if protocol is None or protocol.state is not State.OPEN:
             future.set_exception(
@@ -435,37 +486,51 @@ class ClientBase(_SafeEmitter):
             future.set_exception(exc)
             return future
         seconds = self._options.call_timeout if timeout is None else timeout
-        timer = loop.call_later(seconds, self._time_out, message_id, action, seconds)
-        self._futures[message_id] = (future, timer)
-        future.add_done_callback(functools.partial(self._forget, message_id))
+        future.connection, future.message_id = self, message_id
+        future.action, future.seconds = action, seconds
+        future.deadline = deadline = loop.time() + seconds
+        self._futures[message_id] = future
+        # One timer per connection, set for the earliest deadline: a CALL whose
+        # deadline is later than the timer's costs no timer of its own.
+        if self._timer is None or deadline < self._timer_at:
+            self._arm(deadline)
         self._flush()
         return future
 
-    def _forget(self, message_id: str, future: asyncio.Future[dict[str, Any]]) -> None:
+    def _arm(self, deadline: float) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer_at = deadline
+        self._timer = asyncio.get_running_loop().call_at(deadline, self._expire)
+
+    def _expire(self) -> None:
+        """Fail every CALL past its deadline with CallTimeout; re-arm for the next one."""
+        self._timer = None
+        now = asyncio.get_running_loop().time()
+        protocol = self._protocol
+        earliest = None
+        for message_id, future in list(self._futures.items()):
+            if future.deadline <= now:
+                del self._futures[message_id]
+                if protocol is not None:
+                    protocol.cancel_call(message_id)
+                future.set_exception(CallTimeout(future.action, message_id, future.seconds))
+            elif earliest is None or future.deadline < earliest:
+                earliest = future.deadline
+        if earliest is not None:
+            self._arm(earliest)
+        self._flush()
+
+    def _cancelled(self, message_id: str) -> None:
         # The caller cancelled the future: give its CALL's place to the next one.
-        if future.cancelled() and self._futures.pop(message_id, None) is not None:
+        if self._futures.pop(message_id, None) is not None:
             protocol = self._protocol
             if protocol is not None and protocol.cancel_call(message_id):
                 self._flush()
 
-    def _time_out(self, message_id: str, action: str, seconds: float) -> None:
-        entry = self._futures.pop(message_id, None)
-        if entry is None:
-            return
-        protocol = self._protocol
-        if protocol is not None and protocol.cancel_call(message_id):
-            self._flush()
-        if not entry[0].done():
-            entry[0].set_exception(CallTimeout(action, message_id, seconds))
-
-    def _settle(self, message_id: str) -> asyncio.Future[dict[str, Any]] | None:
-        entry = self._futures.pop(message_id, None)
-        if entry is None:
-            return None
-        future, timer = entry
-        if timer is not None:
-            timer.cancel()
-        return None if future.done() else future
+    def _settle(self, message_id: str) -> _CallFuture | None:
+        future = self._futures.pop(message_id, None)
+        return None if future is None or future.done() else future
 
     def _fail(self, message_id: str, error: BaseException) -> None:
         future = self._settle(message_id)
@@ -568,6 +633,27 @@ class ClientBase(_SafeEmitter):
                 return
         protocol.send_error(message_id, reply.code, reply.description, reply.details)
         self._flush()
+
+
+class _CallFuture(asyncio.Future[dict[str, Any]]):
+    """The future of one ``call_request``: an ``asyncio.Future`` that knows its CALL.
+
+    Cancelling it frees the CALL's place in the outgoing queue at once, without
+    a done-callback on every future.
+    """
+
+    connection: ClientBase | None = None
+    message_id = ""
+    action = ""
+    seconds = 0.0
+    deadline = 0.0
+
+    def cancel(self, msg: Any | None = None) -> bool:
+        if not super().cancel(msg):
+            return False
+        if self.connection is not None:
+            self.connection._cancelled(self.message_id)
+        return True
 
 
 class _IncomingCall:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import enum
+import functools
 import json
 import logging
 import uuid
@@ -226,6 +227,7 @@ def _valid_id(message_id: object) -> bool:
     return isinstance(message_id, str) and 0 < len(message_id) <= MAX_MESSAGE_ID_LENGTH
 
 
+@functools.cache
 def _actions_for(role: Role) -> tuple[frozenset[str], frozenset[str]]:
     """Return (the actions ``role`` may send, the actions it may receive)."""
     from ocpp16 import schemas

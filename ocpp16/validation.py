@@ -27,7 +27,6 @@ Date-time policy (the ``date-time`` format of every schema):
 
 from __future__ import annotations
 
-import datetime as _dt
 import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final, Literal, TypeAlias, cast
@@ -85,26 +84,30 @@ KEYWORD_CODES: Final[dict[str, str]] = {
 }
 _FALLBACK_CODE: Final = "FormationViolation"
 
-# RFC 3339 §5.6 date-time, with the offset optional so that one match tells both
-# "valid" and "valid but offset-less"; groups: date, time, fraction, offset.
+# RFC 3339 §5.6 date-time. The ranges of month, day, hour, minute, second and
+# offset are in the pattern itself, so that a match leaves only one question, days
+# 29 to 31 of short months, to arithmetic. The offset is optional so that one
+# match tells both "valid" and "valid but offset-less". Groups: year, month, day,
+# offset.
 _DATETIME_RE: Final = re.compile(
-    r"(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})?",
+    r"(\d{4})-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])"
+    r"[Tt](?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d+)?"
+    r"([Zz]|[+-](?:[01]\d|2[0-3]):[0-5]\d)?",
     re.ASCII,  # RFC 3339 digits are ASCII; without the flag \d matches "٢" too
 )
+_DAYS_IN_MONTH: Final = (0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 
 
-def _calendar_ok(m: re.Match[str]) -> bool:
-    year, month, day, hour, minute, second = (int(g) for g in m.groups()[:6])
-    if not (hour <= 23 and minute <= 59 and second <= 59):
+def _date_exists(year: str, month: str, day: str) -> bool:
+    """Whether a date the pattern matched exists (the pattern already bounds month and day)."""
+    if day <= "28":
+        return year != "0000"  # Python's datetime, and so most backends, start at year 1
+    month_number, day_number, year_number = int(month), int(day), int(year)
+    if day_number > _DAYS_IN_MONTH[month_number]:
         return False
-    try:
-        _dt.date(year, month, day)
-    except ValueError:
-        return False
-    offset = m.group(8)
-    if offset and len(offset) == 6:
-        return int(offset[1:3]) <= 23 and int(offset[4:6]) <= 59
-    return True
+    if month_number == 2 and day_number == 29:
+        return year_number % 4 == 0 and (year_number % 100 != 0 or year_number % 400 == 0)
+    return year_number != 0
 
 
 def is_rfc3339_datetime(value: str) -> bool:
@@ -119,7 +122,10 @@ def is_rfc3339_datetime(value: str) -> bool:
         ``"2024-05-01T14:00:00+02:00"``.
     """
     m = _DATETIME_RE.fullmatch(value)
-    return m is not None and m.group(8) is not None and _calendar_ok(m)
+    if m is None:
+        return False
+    year, month, day, offset = m.groups()
+    return offset is not None and _date_exists(year, month, day)
 
 
 def is_utc_less_datetime(value: str) -> bool:
@@ -135,7 +141,10 @@ def is_utc_less_datetime(value: str) -> bool:
         True when adding ``Z`` would make ``value`` acceptable in strict mode.
     """
     m = _DATETIME_RE.fullmatch(value)
-    return m is not None and m.group(8) is None and _calendar_ok(m)
+    if m is None:
+        return False
+    year, month, day, offset = m.groups()
+    return offset is None and _date_exists(year, month, day)
 
 
 _FORMATS: Final[dict[str, Callable[[str], bool]]] = {"date-time": is_rfc3339_datetime}

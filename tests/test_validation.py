@@ -161,3 +161,25 @@ def test_import_compiles_nothing() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "ok", out.stderr
+
+
+@pytest.mark.parametrize(
+    ("date", "exists"),
+    [
+        ("2024-02-29", True),
+        ("2023-02-29", False),
+        ("1900-02-29", False),
+        ("2000-02-29", True),
+        ("2024-02-30", False),
+        ("2024-04-30", True),
+        ("2024-04-31", False),
+        ("2024-12-31", True),
+        ("0000-01-01", False),
+        ("0000-01-29", False),
+        ("0001-01-01", True),
+        ("9999-12-31", True),
+    ],
+)
+def test_calendar(date: str, exists: bool) -> None:
+    """Strict mode accepts a date only if it exists (leap years by the Gregorian rule)."""
+    assert validation.is_rfc3339_datetime(f"{date}T00:00:00Z") is exists
