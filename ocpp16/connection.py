@@ -283,10 +283,12 @@ class ClientBase(_SafeEmitter):
         """Read frames until the connection closes, then fail what is pending."""
         ws, protocol = self._ws, self._protocol
         assert ws is not None and protocol is not None
-        logger = self.logger
+        # The adapter's own logger: one call, not two, to learn that DEBUG is off.
+        raw_logger = self.logger.logger
+        events = self._events
         try:
             async for text in ws:
-                if logger.isEnabledFor(logging.DEBUG):
+                if raw_logger.isEnabledFor(logging.DEBUG):
                     self.logger.debug("< %s", text)
                 if isinstance(text, bytes):
                     # DESIGN.md: binary frames are bad messages (OCPP-J messages are JSON text).
@@ -295,14 +297,20 @@ class ClientBase(_SafeEmitter):
                         OcppError("FormationViolation", "binary frame: OCPP-J uses text frames"),
                     )
                     continue
-                if self._has_listeners("message"):
+                if "message" in events:
                     self._emit_safe("message", "in", text)
                 try:
                     for event in protocol.receive_text(text):
-                        self._dispatch(event)
+                        if type(event) is CallReceived:  # the common case, without a call
+                            self._handle(event)
+                        else:
+                            self._dispatch(event)
                 except Exception as exc:  # a bug of ours in one frame must not end the connection
                     self._report(exc)
-                self._flush()
+                if protocol.has_data_to_send and not self._writing:
+                    # Answers this frame produced: awaited here, so that a peer
+                    # that stops reading also stops being read (backpressure).
+                    await self._write(ws, protocol)
         except WsClosed as exc:
             # The iteration ends quietly on a clean close, and raises when the
             # connection failed; then the frames say what happened (1009 for a
@@ -337,9 +345,13 @@ class ClientBase(_SafeEmitter):
         assert ws is not None
         self._writing = True
         try:
-            while self._out:
-                text = self._out.popleft()
-                self._sending(text)
+            out, raw_logger, events = self._out, self.logger.logger, self._events
+            while out:
+                text = out.popleft()
+                if raw_logger.isEnabledFor(logging.DEBUG):
+                    self.logger.debug("> %s", text)
+                if "message" in events:
+                    self._emit_safe("message", "out", text)
                 send = ws.send(text)
                 try:
                     waiting = send.send(None)
@@ -353,11 +365,26 @@ class ClientBase(_SafeEmitter):
             self._out.clear()
         self._writing = False
 
-    def _sending(self, text: str) -> None:
-        if self.logger.isEnabledFor(logging.DEBUG):
-            self.logger.debug("> %s", text)
-        if self._has_listeners("message"):
-            self._emit_safe("message", "out", text)
+    async def _write(self, ws: Connection, protocol: Protocol) -> None:
+        """Send what the core produced, from the read loop, in order."""
+        self._writing = True
+        out, raw_logger, events = self._out, self.logger.logger, self._events
+        try:
+            while True:
+                if protocol.has_data_to_send:
+                    out.extend(protocol.data_to_send())
+                if not out:
+                    break
+                text = out.popleft()
+                if raw_logger.isEnabledFor(logging.DEBUG):
+                    self.logger.debug("> %s", text)
+                if "message" in events:
+                    self._emit_safe("message", "out", text)
+                await ws.send(text)
+        except WsClosed:
+            out.clear()
+        finally:
+            self._writing = False
 
     async def _finish_send(self, send: Coroutine[Any, Any, None], waiting: Any) -> None:
         """Drive a send that had to wait to its end, then send what queued meanwhile."""
@@ -564,36 +591,64 @@ class ClientBase(_SafeEmitter):
         a listener returns runs in a task of its own, so that a slow handler
         never holds up the connection and may itself ``await call_request``.
         """
-        entries = self._events.get(event.action)
+        message_id, action = event.message_id, event.action
+        entries = self._events.get(action)
         if not entries:
             # OCPP-J 1.6 table 7: NotSupported, "recognized but not supported".
-            self._answer(
-                event.message_id,
-                event.action,
-                OcppError("NotSupported", f"no handler for {event.action}"),
-            )
+            self._answer(message_id, action, OcppError("NotSupported", f"no handler for {action}"))
             return
-        call = _IncomingCall(self, event.message_id, event.action)
-        self._incoming[event.message_id] = call
         # (listener as registered, what to call): for once() listeners pyee stores
         # a wrapper that removes itself, and calling it keeps that rule.
-        for listener, run in list(entries.items()):
+        if len(entries) == 1:
+            listener, run = next(iter(entries.items()))
             takes_cb = self._arity.get(listener)
             if takes_cb is None:
-                takes_cb = self._arity[listener] = _takes_cb(listener)
+                takes_cb = self._wants_cb(listener)
+            if not takes_cb:
+                # The common case, kept lean: one plain function that returns its reply.
+                try:
+                    result = run(event.payload)
+                except Exception as exc:
+                    self._new_call(message_id, action).failed(exc, listener)
+                    return
+                if type(result) is dict:
+                    self._answer(message_id, action, result, flush=False)
+                    return
+                call = self._new_call(message_id, action)
+                self._take(call, result, False, listener)
+                if not call.answered:
+                    call.start_timer(self._options.handler_timeout)
+                return
+        call = self._new_call(message_id, action)
+        for listener, run in list(entries.items()):
+            takes_cb = self._wants_cb(listener)
             try:
                 result = run(event.payload, call.cb) if takes_cb else run(event.payload)
             except Exception as exc:
                 call.failed(exc, listener)
                 continue
-            if inspect.isawaitable(result):
-                task = asyncio.ensure_future(self._await_handler(call, result, takes_cb, listener))
-                self._handler_tasks.add(task)
-                task.add_done_callback(self._handler_tasks.discard)
-            else:
-                call.returned(result, takes_cb, listener)
+            self._take(call, result, takes_cb, listener)
         if not call.answered:
             call.start_timer(self._options.handler_timeout)
+
+    def _wants_cb(self, listener: Callable[..., Any]) -> bool:
+        takes_cb = self._arity.get(listener)
+        if takes_cb is None:
+            takes_cb = self._arity[listener] = _takes_cb(listener)
+        return takes_cb
+
+    def _new_call(self, message_id: str, action: str) -> _IncomingCall:
+        call = self._incoming[message_id] = _IncomingCall(self, message_id, action)
+        return call
+
+    def _take(self, call: _IncomingCall, result: Any, takes_cb: bool, listener: Any) -> None:
+        """What a listener returned: a reply, nothing, or an awaitable to run in its own task."""
+        if type(result) is not dict and inspect.isawaitable(result):
+            task = asyncio.ensure_future(self._await_handler(call, result, takes_cb, listener))
+            self._handler_tasks.add(task)
+            task.add_done_callback(self._handler_tasks.discard)
+        else:
+            call.returned(result, takes_cb, listener)
 
     async def _await_handler(
         self, call: _IncomingCall, awaitable: Awaitable[Any], takes_cb: bool, listener: Any
@@ -605,8 +660,12 @@ class ClientBase(_SafeEmitter):
         else:
             call.returned(value, takes_cb, listener)
 
-    def _answer(self, message_id: str, action: str, reply: Any) -> None:
-        """Send the reply to an incoming CALL now: a response dict or an OcppError."""
+    def _answer(self, message_id: str, action: str, reply: Any, flush: bool = True) -> None:
+        """Send the reply to an incoming CALL now: a response dict or an OcppError.
+
+        ``flush=False`` leaves the writing to the read loop, which flushes after
+        every frame anyway.
+        """
         self._incoming.pop(message_id, None)
         protocol = self._protocol
         if protocol is None or protocol.state is State.CLOSED:
@@ -629,10 +688,12 @@ class ClientBase(_SafeEmitter):
                     {"path": exc.path, "keyword": exc.keyword},
                 )
             else:
-                self._flush()
+                if flush:
+                    self._flush()
                 return
         protocol.send_error(message_id, reply.code, reply.description, reply.details)
-        self._flush()
+        if flush:
+            self._flush()
 
 
 class _CallFuture(asyncio.Future[dict[str, Any]]):

@@ -23,6 +23,8 @@ import contextlib
 import enum
 import functools
 import json
+import json.encoder
+import json.scanner
 import logging
 import uuid
 from collections import deque
@@ -48,6 +50,10 @@ __all__ = [
 ]
 
 _log = logging.getLogger("ocpp16")
+
+# The validation module's per-process cache of compiled validators, read here
+# directly: one dict lookup per payload on the frame path.
+_VALIDATORS: Final = _validation._CACHE
 
 # OCPP-J 1.6 §4.1.4: the message id is a string of at most 36 characters.
 MAX_MESSAGE_ID_LENGTH: Final = 36
@@ -101,7 +107,7 @@ _TRANSITIONS: Final[dict[State, frozenset[State]]] = {
 # ----------------------------------------------------------------------------- events
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class CallReceived:
     """A valid CALL arrived; the application must answer it.
 
@@ -118,7 +124,7 @@ class CallReceived:
     payload: dict[str, Any]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class CallResultReceived:
     """A CALLRESULT answered one of our CALLs and passed validation.
 
@@ -133,7 +139,7 @@ class CallResultReceived:
     payload: dict[str, Any]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class CallErrorReceived:
     """One of our CALLs failed: the peer answered with a CALLERROR, or its answer was invalid.
 
@@ -149,7 +155,7 @@ class CallErrorReceived:
     error: OcppError
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class BadMessage:
     """A frame was refused before it could reach a handler or a pending call.
 
@@ -168,7 +174,7 @@ class BadMessage:
     message_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class MessageIgnored:
     """A frame was ignored on purpose, as the spec asks (for example an unknown type number).
 
@@ -205,15 +211,57 @@ def _finite_float(text: str) -> float:
     return value
 
 
-_decode = json.JSONDecoder(parse_constant=_refuse_constant, parse_float=_finite_float).decode
+_DECODER = json.JSONDecoder(parse_constant=_refuse_constant, parse_float=_finite_float)
+_decode = _DECODER.decode
 # Only used to recover the message id of a frame that _decode refused for NaN.
 _decode_lenient = json.JSONDecoder(parse_constant=lambda _: None, parse_float=float).decode
-_encode = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode
+# The C scanner behind JSONDecoder, called directly: json.loads wraps it in two
+# Python frames and a whitespace regex, which cost more than the scan of a frame.
+_c_scanner = getattr(json.scanner, "c_make_scanner", None)
+_scan: Callable[[str, int], tuple[Any, int]] | None = (
+    _c_scanner(_DECODER) if _c_scanner is not None else None
+)
+
+
+def _loads(text: str) -> Any:
+    """Parse one frame; the full decoder handles anything but a clean single value."""
+    if _scan is None:  # pragma: no cover  (an interpreter without the C scanner)
+        return _decode(text)
+    try:
+        value, end = _scan(text, 0)
+    except StopIteration:  # leading whitespace, or not JSON at all
+        return _decode(text)
+    if end != len(text):  # trailing whitespace, or trailing garbage
+        return _decode(text)
+    return value
+
+
+def _not_serializable(value: object) -> Any:
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+# One C encoder for the life of the process (json.dumps builds one per call):
+# compact separators, non-ASCII kept, NaN and Infinity refused. Without markers
+# a cyclic payload ends in RecursionError, which _dumps reports like any other.
+_c_make_encoder = getattr(json.encoder, "c_make_encoder", None)
+_encode: Callable[[list[Any]], str]
+if _c_make_encoder is not None:
+    _c_encode = _c_make_encoder(
+        None, _not_serializable, json.encoder.encode_basestring, None, ":", ",", False, False, False
+    )
+
+    def _encode(frame: list[Any]) -> str:
+        return "".join(_c_encode(frame, 0))
+
+else:  # pragma: no cover  (an interpreter without the C encoder)
+    _encode = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode
 
 
 def _dumps(frame: list[Any]) -> str:
     try:
-        return _encode(frame)
+        if _c_make_encoder is not None:
+            return "".join(_c_encode(frame, 0))
+        return _encode(frame)  # pragma: no cover  (an interpreter without the C encoder)
     except (TypeError, ValueError, RecursionError) as exc:
         raise ValidationError(
             "FormationViolation",
@@ -404,8 +452,9 @@ class Protocol:
         mode = self.validation_overrides.get(action, self.validation)
         if mode == "off":
             return
+        validator = _VALIDATORS.get((action, kind)) or _validation.get_validator(action, kind)
         try:
-            _validation.get_validator(action, kind)(payload)
+            validator(payload)
         except ValidationError as exc:
             if mode == "strict":
                 raise
@@ -580,7 +629,7 @@ class Protocol:
         if self.state is State.CLOSED:
             return [MessageIgnored(text, "the connection is closed")]
         try:
-            frame = _decode(text)
+            frame = _loads(text)
         except _NonFinite as exc:
             return [self._refuse_nonfinite(text, exc)]
         except (ValueError, RecursionError) as exc:

@@ -125,7 +125,10 @@ def is_rfc3339_datetime(value: str) -> bool:
     if m is None:
         return False
     year, month, day, offset = m.groups()
-    return offset is not None and _date_exists(year, month, day)
+    if offset is None:
+        return False
+    # Days 01-28 exist in every month: the common case needs no arithmetic.
+    return (day <= "28" and year != "0000") or _date_exists(year, month, day)
 
 
 def is_utc_less_datetime(value: str) -> bool:

@@ -1,0 +1,67 @@
+"""The benchmark harness (bench/run.py) still runs: once, at its tiniest size.
+
+This checks that the harness works, not how fast anything is: the numbers of a
+``--quick`` run mean nothing. BENCHMARKS.md says how to run the real thing.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+RUN = ROOT / "bench" / "run.py"
+SCENARIOS = {"roundtrip", "pipeline", "many", "concurrency"}
+IMPLS = {"ocpp16", "plain", "mobilityhouse"}
+
+
+@pytest.fixture(scope="module")
+def quick_report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The JSON report of one ``--quick`` run, which must exit 0 within 60 seconds."""
+    out = tmp_path_factory.mktemp("bench") / "latest.json"
+    done = subprocess.run(
+        [sys.executable, str(RUN), "--quick", "--fail-on-error", "--json", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, f"stdout:\n{done.stdout}\nstderr:\n{done.stderr}"
+    report: dict[str, Any] = json.loads(out.read_text(encoding="utf-8"))
+    return report
+
+
+def test_quick_run_covers_every_scenario_and_implementation(quick_report: dict[str, Any]) -> None:
+    """A quick run measures all four scenarios for ocpp16, plain websockets and mobilityhouse."""
+    seen = {(s["scenario"], s["impl"]) for s in quick_report["summaries"]}
+    assert seen == {(scenario, impl) for scenario in SCENARIOS for impl in IMPLS}
+
+
+def test_quick_run_has_positive_rates_and_no_errors(quick_report: dict[str, Any]) -> None:
+    """Every measurement of a quick run succeeded, with positive figures and no errors."""
+    for s in quick_report["summaries"]:
+        where = f"{s['scenario']} {s['impl']}"
+        assert s["rounds_ok"] == 1 and s["rounds_failed"] == 0, (where, s["failures"])
+        assert s["errors"] == 0, (where, [r.get("error_samples") for r in s["runs"]])
+        if s["scenario"] in ("roundtrip", "pipeline"):
+            assert s["median_rate"] > 0, where
+        elif s["scenario"] == "concurrency":
+            assert s["median_seconds"] > 0, where
+        else:
+            assert s["runs"][0]["opened"] == s["size"], where
+            assert s["median_handshake_rate"] > 0, where
+            assert s["median_rss_open_kib"] > 0, where
+
+
+def test_quick_run_reports_machine_table_and_targets(quick_report: dict[str, Any]) -> None:
+    """The report names the machine and package versions, and has a table and the targets."""
+    machine = quick_report["machine"]
+    assert machine["cpus"] >= 1 and machine["python"]
+    assert {"ocpp16", "websockets", "ocpp"} <= set(machine["packages"])
+    assert "**1. Sequential round trips**" in quick_report["markdown"]
+    assert {t["target"].split(":")[0] for t in quick_report["targets"]} == {"1", "2", "3", "4"}
