@@ -1,0 +1,98 @@
+"""``ocpp16``: its ``Server`` as the central system, its ``Client`` as the charge point.
+
+Default options everywhere (strict validation in all four directions); ``--no-ping``
+sets ``ping_interval=None``. The handlers return their response (a plain function, or
+a coroutine function that first sleeps ``--delay`` seconds).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from benchlib import (
+    BOOT_REQUEST,
+    HOST,
+    RESPONSES,
+    announce_port,
+    emit,
+    exit_on_stdin_eof,
+    round_trip_result,
+    server_args,
+    start_process,
+)
+
+from ocpp16 import Client, ClientBase, Server
+
+
+async def serve_forever(delay: float, no_ping: bool) -> None:
+    boot_response = RESPONSES["BootNotification"]
+    heartbeat_response = RESPONSES["Heartbeat"]
+
+    if delay > 0:
+
+        async def on_boot(request: dict[str, Any]) -> dict[str, Any]:
+            await asyncio.sleep(delay)
+            return boot_response
+
+        async def on_heartbeat(request: dict[str, Any]) -> dict[str, Any]:
+            await asyncio.sleep(delay)
+            return heartbeat_response
+
+    else:
+
+        def on_boot(request: dict[str, Any]) -> dict[str, Any]:  # type: ignore[misc]
+            return boot_response
+
+        def on_heartbeat(request: dict[str, Any]) -> dict[str, Any]:  # type: ignore[misc]
+            return heartbeat_response
+
+    options: dict[str, Any] = {"ping_interval": None} if no_ping else {}
+    server = Server(**options)
+
+    @server.on("connection")
+    def on_connection(client: ClientBase) -> None:
+        client.on("BootNotification", on_boot)
+        client.on("Heartbeat", on_heartbeat)
+
+    port = await server.listen(0, host=HOST)
+    announce_port(port)
+    await server.serve_forever()
+
+
+async def round_trips(port: int, calls: int, warmup: int) -> dict:
+    errors = 0
+    client = Client("CP1")
+    await client.connect(f"ws://{HOST}:{port}/ocpp")
+    try:
+        for _ in range(warmup):
+            await client.call_request("BootNotification", BOOT_REQUEST)
+        start = time.perf_counter()
+        for _ in range(calls):
+            try:
+                response = await client.call_request("BootNotification", BOOT_REQUEST)
+            except Exception:
+                errors += 1
+            else:
+                if response.get("status") != "Accepted":
+                    errors += 1
+        elapsed = time.perf_counter() - start
+    finally:
+        await client.close()
+    return round_trip_result(calls, elapsed, errors)
+
+
+def main() -> None:
+    args = server_args()
+    start_process(args.lifetime)
+    if args.role == "server":
+        exit_on_stdin_eof()
+        asyncio.run(serve_forever(args.delay, args.no_ping))
+    else:
+        exit_on_stdin_eof()
+        emit("RESULT", asyncio.run(round_trips(args.port, args.calls, args.warmup)))
+
+
+if __name__ == "__main__":
+    main()
