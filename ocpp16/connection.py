@@ -703,17 +703,21 @@ class _CallFuture(asyncio.Future[dict[str, Any]]):
     a done-callback on every future.
     """
 
-    connection: ClientBase | None = None
-    message_id = ""
-    action = ""
-    seconds = 0.0
-    deadline = 0.0
+    __slots__ = ("action", "connection", "deadline", "message_id", "seconds")
+
+    connection: ClientBase
+    message_id: str
+    action: str
+    seconds: float
+    deadline: float
 
     def cancel(self, msg: Any | None = None) -> bool:
         if not super().cancel(msg):
             return False
-        if self.connection is not None:
-            self.connection._cancelled(self.message_id)
+        # Set once the CALL is made; a future that failed before has nothing to free.
+        connection = getattr(self, "connection", None)
+        if connection is not None:
+            connection._cancelled(self.message_id)
         return True
 
 

@@ -26,7 +26,7 @@ import json
 import json.encoder
 import json.scanner
 import logging
-import uuid
+import os
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -825,4 +825,6 @@ def _check_mode(mode: str) -> Mode:
 
 
 def _uuid4() -> str:
-    return str(uuid.uuid4())
+    """A random (version 4, RFC 4122 variant) UUID string; half the cost of str(uuid.uuid4())."""
+    h = os.urandom(16).hex()
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[int(h[16], 16) & 3]}{h[17:20]}-{h[20:]}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import logging
+import uuid
 from typing import Any
 
 import pytest
@@ -216,10 +217,14 @@ class TestMessageId:
     """OCPP-J 1.6 §4.1.4: the message id is a unique string of at most 36 characters."""
 
     def test_default_ids_are_uuid4(self) -> None:
-        """Without a factory, message ids are uuid4 strings of 36 characters."""
-        p = Protocol("charge_point")
-        message_id = p.send_call("Heartbeat", {})
-        assert len(message_id) == 36 and message_id[14] == "4"
+        """Without a factory, message ids are distinct random (version 4) UUIDs of 36 characters."""
+        p = Protocol("charge_point", call_concurrency=1000)
+        ids = [p.send_call("Heartbeat", {}) for _ in range(1000)]
+        assert len(set(ids)) == 1000
+        for message_id in ids:
+            parsed = uuid.UUID(message_id)
+            assert str(parsed) == message_id and len(message_id) == 36
+            assert parsed.version == 4 and parsed.variant == uuid.RFC_4122
 
     def test_id_of_36_characters_is_accepted(self) -> None:
         """An id of exactly 36 characters is valid."""
