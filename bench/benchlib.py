@@ -17,6 +17,7 @@ The contract between the harness (``run.py``) and the processes it starts:
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import resource
@@ -24,7 +25,7 @@ import signal
 import stat
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 HOST = "127.0.0.1"  # loopback only, always
@@ -124,3 +125,17 @@ def round_trip_result(calls: int, elapsed: float, errors: int, **extra: Any) -> 
         "errors": errors,
         **extra,
     }
+
+
+def run_impl(
+    serve_forever: Callable[[float, bool], Coroutine[Any, Any, None]],
+    round_trips: Callable[[int, int, int], Coroutine[Any, Any, dict[str, Any]]],
+) -> None:
+    """The command line of every implementation module: its server, or its round-trip client."""
+    args = server_args()
+    start_process(args.lifetime)
+    exit_on_stdin_eof()
+    if args.role == "server":
+        asyncio.run(serve_forever(args.delay, args.no_ping))
+    else:
+        emit("RESULT", asyncio.run(round_trips(args.port, args.calls, args.warmup)))

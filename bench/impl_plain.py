@@ -20,11 +20,8 @@ from benchlib import (
     RESPONSES,
     SUBPROTOCOL,
     announce_port,
-    emit,
-    exit_on_stdin_eof,
     round_trip_result,
-    server_args,
-    start_process,
+    run_impl,
 )
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import ServerConnection, serve
@@ -84,16 +81,5 @@ async def round_trips(port: int, calls: int, warmup: int) -> dict:
     return round_trip_result(calls, elapsed, errors)
 
 
-def main() -> None:
-    args = server_args()
-    start_process(args.lifetime)
-    if args.role == "server":
-        exit_on_stdin_eof()
-        asyncio.run(serve_forever(args.delay, args.no_ping))
-    else:
-        exit_on_stdin_eof()
-        emit("RESULT", asyncio.run(round_trips(args.port, args.calls, args.warmup)))
-
-
 if __name__ == "__main__":
-    main()
+    run_impl(serve_forever, round_trips)

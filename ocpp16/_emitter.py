@@ -28,11 +28,6 @@ class _SafeEmitter(AsyncIOEventEmitter):
         super().__init__()
         self._listener_tasks: set[asyncio.Future[Any]] = set()
 
-    def _has_listeners(self, event: str) -> bool:
-        # pyee drops an event's entry with its last listener: an O(1) check that
-        # avoids the list that listeners() builds, on the frame path.
-        return event in self._events
-
     def _emit_safe(self, event: str, *args: Any) -> None:
         """Emit a life-cycle event if anyone listens."""
         if event in self._events:

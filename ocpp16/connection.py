@@ -567,9 +567,8 @@ class ClientBase(_SafeEmitter):
     # ------------------------------------------------------------------ CALLs we receive
 
     def _dispatch(self, event: Any) -> None:
-        if type(event) is CallReceived:
-            self._handle(event)
-        elif type(event) is CallResultReceived:
+        """Act on any event but CallReceived, which the read loop hands to _handle."""
+        if type(event) is CallResultReceived:
             future = self._settle(event.message_id)
             if future is not None:
                 future.set_result(event.payload)

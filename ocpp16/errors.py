@@ -11,9 +11,11 @@ backend can catch everything of ours with one ``except Ocpp16Error``::
     ├── HandshakeError               Client.connect was refused: .status
     └── ProtocolStateError           the sans-I/O core was used out of order
 
-Third-party exceptions (``fastjsonschema``, ``websockets``) never leave the
-library as themselves: they are translated into this tree at the boundary
-where they arise (see :func:`map_exceptions`).
+Third-party exceptions never leave the library as themselves: they are
+translated into this tree at the boundary where they arise, fastjsonschema's
+in :mod:`ocpp16.validation` (into :class:`ValidationError`) and websockets' in
+:mod:`ocpp16.connection` (into :class:`ConnectionClosed`) and
+:mod:`ocpp16.client` (into :class:`HandshakeError`).
 
 ``OcppError`` is what a handler raises to send a CALLERROR, and what a
 ``call_request`` future fails with when the peer answers with one

@@ -244,24 +244,22 @@ def _not_serializable(value: object) -> Any:
 # compact separators, non-ASCII kept, NaN and Infinity refused. Without markers
 # a cyclic payload ends in RecursionError, which _dumps reports like any other.
 _c_make_encoder = getattr(json.encoder, "c_make_encoder", None)
-_encode: Callable[[list[Any]], str]
-if _c_make_encoder is not None:
-    _c_encode = _c_make_encoder(
+_c_encode = (
+    _c_make_encoder(
         None, _not_serializable, json.encoder.encode_basestring, None, ":", ",", False, False, False
     )
-
-    def _encode(frame: list[Any]) -> str:
-        return "".join(_c_encode(frame, 0))
-
-else:  # pragma: no cover  (an interpreter without the C encoder)
-    _encode = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode
+    if _c_make_encoder is not None
+    else None
+)
+# The same output from the pure-Python encoder, for an interpreter without the C one.
+_py_encode = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode
 
 
 def _dumps(frame: list[Any]) -> str:
     try:
-        if _c_make_encoder is not None:
+        if _c_encode is not None:
             return "".join(_c_encode(frame, 0))
-        return _encode(frame)  # pragma: no cover  (an interpreter without the C encoder)
+        return _py_encode(frame)  # pragma: no cover  (an interpreter without the C encoder)
     except (TypeError, ValueError, RecursionError) as exc:
         raise ValidationError(
             "FormationViolation",
@@ -280,11 +278,9 @@ def _actions_for(role: Role) -> tuple[frozenset[str], frozenset[str]]:
     """Return (the actions ``role`` may send, the actions it may receive)."""
     from ocpp16 import schemas
 
-    sent_by_cp = frozenset(n for n, s in schemas.ALL.items() if s.direction != "cs_to_cp")
-    sent_by_cs = frozenset(n for n, s in schemas.ALL.items() if s.direction != "cp_to_cs")
-    if role is Role.CHARGE_POINT:
-        return sent_by_cp, sent_by_cs
-    return sent_by_cs, sent_by_cp
+    sends = frozenset(name for name, s in schemas.ALL.items() if s.can_send(role.value))
+    receives = frozenset(name for name, s in schemas.ALL.items() if s.can_receive(role.value))
+    return sends, receives
 
 
 # ----------------------------------------------------------------------------- the core

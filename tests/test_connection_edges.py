@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import logging
+import os
 import ssl
 from typing import Any
 
 import pytest
 import trustme
+from websockets.asyncio.client import connect as ws_connect
 
 from ocpp16 import (
     Client,
@@ -24,7 +27,7 @@ from ocpp16 import (
 from ocpp16.connection import _takes_cb
 from ocpp16.server import _basic_auth, _cp_id_from_path
 
-from .conftest import connect_pair, future_and_setter, raw_peer, url, wait
+from .conftest import connect_pair, future_and_setter, raw_peer, recv_json, url, wait
 
 NOW = {"currentTime": "2024-05-01T12:00:00Z"}
 
@@ -342,3 +345,65 @@ async def test_websocket_options_reach_both_ends() -> None:
             assert (ws.ping_interval, ws.ping_timeout) == (5.0, 7.0)
             assert ws.protocol.max_message_size == 4321
         await client.close()
+
+
+class TestWriting:
+    """Frames leave in order, also when the peer stops reading for a while."""
+
+    async def test_sends_under_backpressure_keep_their_order(self) -> None:
+        """CALLs written while the peer does not read wait their turn, then arrive in order."""
+        async with Server(call_concurrency=500) as server:
+            port = await server.listen(0, host="127.0.0.1")
+            async with ws_connect(
+                f"ws://127.0.0.1:{port}/ocpp/CP1",
+                subprotocols=["ocpp1.6"],  # type: ignore[list-item]
+                compression=None,  # so that the payloads below stay large on the wire
+                max_size=None,
+            ) as ws:
+                peer = await wait(_first_client(server))
+                blob = os.urandom(50_000).hex()  # 100 kB that no compression would shrink
+                futures = [
+                    peer.call_request(
+                        "DataTransfer", {"vendorId": "v", "messageId": str(i), "data": blob}
+                    )
+                    for i in range(200)
+                ]
+                # 20 MB cannot all go into the socket: a send is left waiting for the peer.
+                assert peer._writer is not None
+                for i in range(200):
+                    frame = await recv_json(ws)
+                    assert frame[3]["messageId"] == str(i)
+                    await ws.send(json.dumps([3, frame[1], {"status": "Accepted"}]))
+                results = await wait(asyncio.gather(*futures))
+                assert results == [{"status": "Accepted"}] * 200
+                assert peer._writer is None
+
+    async def test_a_failure_of_ours_in_one_frame_spares_the_connection(
+        self, server: Server
+    ) -> None:
+        """An unexpected error while reading one frame is reported; the next frame is served."""
+        async with raw_peer(server) as ws:
+            peer = server.clients["CP1"]
+            protocol = peer._protocol
+            assert protocol is not None
+            errors, on_error = future_and_setter()
+            peer.on("error", on_error)
+            original = protocol.receive_text
+
+            def broken(text: str) -> Any:
+                protocol.receive_text = original  # type: ignore[method-assign]
+                raise RuntimeError("a bug of ours")
+
+            protocol.receive_text = broken  # type: ignore[method-assign]
+            await ws.send('[2,"1","Heartbeat",{}]')
+            assert isinstance(await wait(errors), RuntimeError)
+            peer.on("Heartbeat", lambda request: NOW)
+            await ws.send('[2,"2","Heartbeat",{}]')
+            assert await recv_json(ws) == [3, "2", NOW]
+
+
+async def _first_client(server: Server) -> ClientBase:
+    """The server's first connected charge point, once the "connection" event has fired."""
+    while not server.clients:
+        await asyncio.sleep(0)
+    return next(iter(server.clients.values()))

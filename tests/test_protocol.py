@@ -139,6 +139,18 @@ class TestMessageStructure:
         """A frame nested beyond what a parser can follow is refused, not a crash."""
         assert isinstance(assert_silent(cs(), "[" * 100_000 + "]" * 100_000), BadMessage)
 
+    @pytest.mark.parametrize(
+        "text",
+        ['[2,"1","Heartbeat",{}]\n', ' \t[2,"1","Heartbeat",{}]', '\r\n[2,"1","Heartbeat",{}] '],
+    )
+    def test_whitespace_around_the_frame_is_allowed(self, text: str) -> None:
+        """JSON allows whitespace around a value: such a frame is read as any other."""
+        assert only(cs().receive_text(text)) == CallReceived("1", "Heartbeat", {})
+
+    def test_trailing_garbage_is_a_bad_message(self) -> None:
+        """A JSON value followed by anything but whitespace is not one JSON text."""
+        assert isinstance(assert_silent(cs(), '[2,"1","Heartbeat",{}] x'), BadMessage)
+
     def test_huge_integer_is_a_bad_message(self) -> None:
         """An integer literal too long to convert is refused, not a crash."""
         assert isinstance(assert_silent(cs(), "[" + "9" * 5000 + "]"), BadMessage)
