@@ -20,7 +20,7 @@ import inspect
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
-from typing import TYPE_CHECKING, Any, Literal, TypeAlias
+from typing import TYPE_CHECKING, Any
 
 from websockets.exceptions import ConnectionClosed as WsClosed
 
@@ -46,8 +46,6 @@ if TYPE_CHECKING:
 __all__ = ["ClientBase", "Options"]
 
 _log = logging.getLogger("ocpp16")
-
-Direction: TypeAlias = Literal["in", "out"]
 
 
 class Options:
