@@ -71,7 +71,7 @@ async def raw_peer(
     """A bare WebSocket client (no OCPP library) connected to the test server."""
     ws = await ws_connect(
         f"{url(server)}/{cp_id}",
-        subprotocols=["ocpp1.6"] if subprotocols is None else subprotocols,  # type: ignore[list-item]
+        subprotocols=["ocpp1.6"] if subprotocols is None else subprotocols,  # type: ignore[arg-type,list-item]
         open_timeout=TIMEOUT,
     )
     try:
