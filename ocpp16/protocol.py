@@ -240,26 +240,39 @@ def _not_serializable(value: object) -> Any:
     raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
-# One C encoder for the life of the process (json.dumps builds one per call):
-# compact separators, non-ASCII kept, NaN and Infinity refused. Without markers
-# a cyclic payload ends in RecursionError, which _dumps reports like any other.
+# C encoders made once for the life of the process (json.dumps builds one per
+# call): compact separators, NaN and Infinity refused. Without markers a cyclic
+# payload ends in RecursionError, which _dumps reports like any other.
 _c_make_encoder = getattr(json.encoder, "c_make_encoder", None)
-_c_encode = (
-    _c_make_encoder(
-        None, _not_serializable, json.encoder.encode_basestring, None, ":", ",", False, False, False
-    )
-    if _c_make_encoder is not None
-    else None
-)
-# The same output from the pure-Python encoder, for an interpreter without the C one.
-_py_encode = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode
+
+
+def _make_encoder(escape: Callable[[str], str], ensure_ascii: bool) -> Callable[[Any], str]:
+    if _c_make_encoder is not None:
+        encoder = _c_make_encoder(
+            None, _not_serializable, escape, None, ":", ",", False, False, False
+        )
+        return lambda frame: "".join(encoder(frame, 0))
+    return json.JSONEncoder(  # pragma: no cover  (an interpreter without the C encoder)
+        ensure_ascii=ensure_ascii, allow_nan=False, separators=(",", ":")
+    ).encode
+
+
+# Frames keep non-ASCII text as it is (shorter than \u escapes)...
+_encode = _make_encoder(json.encoder.encode_basestring, ensure_ascii=False)
+# ...except text that UTF-8 cannot carry: a lone surrogate, which a peer can send
+# escaped ("\ud800") in valid JSON. Escaped again, it stays valid JSON and valid UTF-8.
+_encode_ascii = _make_encoder(json.encoder.encode_basestring_ascii, ensure_ascii=True)
 
 
 def _dumps(frame: list[Any]) -> str:
     try:
-        if _c_encode is not None:
-            return "".join(_c_encode(frame, 0))
-        return _py_encode(frame)  # pragma: no cover  (an interpreter without the C encoder)
+        text = _encode(frame)
+        if not text.isascii():
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError:
+                text = _encode_ascii(frame)
+        return text
     except (TypeError, ValueError, RecursionError) as exc:
         raise ValidationError(
             "FormationViolation",

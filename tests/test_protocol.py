@@ -350,6 +350,16 @@ class TestCall:
             )
             p.send_call("DataTransfer", {"vendorId": "v"})
 
+    def test_lone_surrogate_is_answered_in_valid_utf8(self) -> None:
+        """An id escaping a lone surrogate is valid JSON: its answer must be valid JSON and UTF-8 too."""
+        p = cs()
+        assert call_error_code(p, '[2,"\\ud800","Nope",{}]', "\ud800") == "NotImplemented"
+        p.receive_text('[2,"x","DataTransfer",{"vendorId":"v","data":"\\udfff é"}]')
+        p.send_result("x", {"status": "Accepted", "data": "\udfff é"})
+        [text] = p.data_to_send()
+        text.encode("utf-8")  # raises if a surrogate went through unescaped
+        assert json.loads(text) == [3, "x", {"status": "Accepted", "data": "\udfff é"}]
+
     def test_send_call_writes_compact_frame(self) -> None:
         """An outgoing CALL is [2, id, action, payload], without padding, non-ASCII kept."""
         p = cp()
