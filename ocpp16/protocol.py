@@ -628,7 +628,9 @@ class Protocol:
         """Read one text frame.
 
         Args:
-            text: The frame, as received.
+            text: The frame, as received: the text of a WebSocket text frame, so
+                valid Unicode (UTF-8 carries no surrogate code points; escaped
+                ones inside the JSON are fine and are answered escaped).
 
         Returns:
             What happened: at most one event. Frames to write in answer (a
