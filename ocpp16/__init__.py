@@ -8,11 +8,11 @@ strings alone.
 
 Public modules: :mod:`ocpp16.errors` (the exception tree), :mod:`ocpp16.protocol`
 (the sans-I/O core), :mod:`ocpp16.validation` (schema validators and modes),
-:mod:`ocpp16.schemas` (the 39 actions' JSON schemas) and :mod:`ocpp16.types`
-(a ``TypedDict`` per payload).
+:mod:`ocpp16.schemas` (the 39 actions' JSON schemas), :mod:`ocpp16.types`
+(a ``TypedDict`` per payload) and :mod:`ocpp16.security` (the security profiles).
 """
 
-from ocpp16 import schemas, types
+from ocpp16 import schemas, security, types
 from ocpp16.client import Client
 from ocpp16.connection import ClientBase, Options
 from ocpp16.errors import (
@@ -44,6 +44,7 @@ __all__ = [
     "Server",
     "ValidationError",
     "schemas",
+    "security",
     "types",
 ]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import ssl as _ssl
 from collections.abc import Mapping
 from typing import Any
@@ -11,6 +12,7 @@ from urllib.parse import quote
 from ocpp16.connection import ClientBase, Options
 from ocpp16.errors import HandshakeError
 from ocpp16.protocol import Role
+from ocpp16.security import SECURITY_PROFILES
 
 __all__ = ["Client"]
 
@@ -26,13 +28,35 @@ class Client(ClientBase):
 
     Args:
         cp_id: The charge point id, sent as the last segment of the URL path.
+        password: The AuthorizationKey, sent with HTTP Basic auth (user name:
+            the charge point id) when given; bytes are sent as they are, text
+            as UTF-8.
+        security_profile: 0 (none, the default), or the OCPP 1.6-J security
+            profile 1, 2 or 3 that ``connect`` must meet: 1 and 2 need a
+            password, 2 and 3 a ``wss://`` URL, 3 an ``ssl`` context.
         **options: The options of :class:`~ocpp16.connection.Options`.
     """
 
-    def __init__(self, cp_id: str, **options: Any) -> None:
+    def __init__(
+        self,
+        cp_id: str,
+        *,
+        password: bytes | str | None = None,
+        security_profile: int = 0,
+        **options: Any,
+    ) -> None:
         if not isinstance(cp_id, str) or not cp_id:
             raise ValueError(f"the charge point id must be a non-empty string, not {cp_id!r}")
+        if security_profile not in SECURITY_PROFILES:
+            raise ValueError(f"security_profile must be 0, 1, 2 or 3, not {security_profile!r}")
+        if security_profile in (1, 2) and password is None:
+            raise ValueError(
+                f"security profile {security_profile} authenticates by password: "
+                "pass Client(..., password=...) (the AuthorizationKey)"
+            )
         super().__init__(cp_id, role=Role.CHARGE_POINT, options=Options(**options))
+        self.security_profile = security_profile
+        self._password = password.encode("utf-8") if isinstance(password, str) else password
         self._reader: asyncio.Task[None] | None = None
 
     def url_for(self, base: str) -> str:
@@ -61,6 +85,7 @@ class Client(ClientBase):
                 context for ``wss://`` URLs.
 
         Raises:
+            ValueError: The URL or ``ssl`` do not meet ``security_profile``.
             HandshakeError: The URL is not a WebSocket URL, the server refused
                 the handshake (``.status`` says how), or it did not agree on
                 the ``ocpp1.6`` subprotocol.
@@ -74,6 +99,19 @@ class Client(ClientBase):
         if self.is_open:
             raise RuntimeError(f"{self.cp_id} is already connected")
         target = self.url_for(url)
+        profile = self.security_profile
+        if profile >= 2 and not target.startswith("wss://"):
+            raise ValueError(f"security profile {profile} needs TLS: connect to a wss:// URL")
+        if profile == 3 and ssl is None:
+            raise ValueError(
+                "security profile 3 authenticates by certificate: pass connect(ssl=...) with "
+                "the charge point's certificate (ocpp16.security.client_ssl_context(certfile=...))"
+            )
+        all_headers = dict(headers) if headers else {}
+        if self._password is not None:
+            # Security white paper profiles 1 and 2: Basic auth, user name = id.
+            token = base64.b64encode(self.cp_id.encode("utf-8") + b":" + self._password)
+            all_headers["Authorization"] = "Basic " + token.decode("ascii")
         opts = self._options
         kwargs: dict[str, Any] = {}
         if ssl is not None:
@@ -82,7 +120,7 @@ class Client(ClientBase):
             ws = await connect(
                 target,
                 subprotocols=[SUBPROTOCOL],  # type: ignore[list-item]
-                additional_headers=dict(headers) if headers else None,
+                additional_headers=all_headers or None,
                 max_size=opts.max_message_size,
                 ping_interval=opts.ping_interval,
                 ping_timeout=opts.ping_timeout,

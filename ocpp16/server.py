@@ -23,6 +23,7 @@ from urllib.parse import unquote
 from ocpp16._emitter import _SafeEmitter
 from ocpp16.connection import ClientBase, Options, _takes_cb
 from ocpp16.protocol import Role
+from ocpp16.security import SECURITY_PROFILES
 
 if TYPE_CHECKING:
     from websockets.asyncio.server import Server as WsServer
@@ -102,6 +103,10 @@ class Server(_SafeEmitter):
     ``"close"()``, ``"error"(exc)``.
 
     Args:
+        security_profile: 0 (none, the default), or the OCPP 1.6-J security profile
+            1, 2 or 3 that ``listen`` must meet (see :mod:`ocpp16.security`);
+            with 1 or 2 a handshake whose Basic-auth user name is not the
+            charge point id is refused with HTTP 401 before any listener runs.
         **options: The connection options of :class:`~ocpp16.connection.Options`
             (``call_timeout``, ``handler_timeout``, ``call_concurrency``,
             ``validation``, ``validation_overrides``, ``ping_interval``,
@@ -112,8 +117,11 @@ class Server(_SafeEmitter):
         clients: The connected charge points by id.
     """
 
-    def __init__(self, **options: Any) -> None:
+    def __init__(self, *, security_profile: int = 0, **options: Any) -> None:
         super().__init__()
+        if security_profile not in SECURITY_PROFILES:
+            raise ValueError(f"security_profile must be 0, 1, 2 or 3, not {security_profile!r}")
+        self.security_profile = security_profile
         self.options = Options(**options)
         self.logger: logging.Logger = self.options.logger
         self.clients: dict[str, ClientBase] = {}
@@ -149,6 +157,7 @@ class Server(_SafeEmitter):
         """
         from websockets.asyncio.server import serve
 
+        self._check_profile(ssl)
         self._closed.clear()
         self._closing = False
         opts = self.options
@@ -167,6 +176,22 @@ class Server(_SafeEmitter):
         bound: int = self._ws_server.sockets[0].getsockname()[1]
         self.logger.info("listening on port %d", bound)
         return bound
+
+    def _check_profile(self, context: _ssl.SSLContext | None) -> None:
+        """Refuse to start with a configuration that does not meet the security profile."""
+        profile = self.security_profile
+        if profile in (1, 2) and "authorization" not in self._events:
+            raise ValueError(
+                f"security profile {profile} authenticates charge points by password: add an "
+                "'authorization' listener that checks it (ocpp16.security.check_authorization_key)"
+            )
+        if profile >= 2 and context is None:
+            raise ValueError(f"security profile {profile} needs TLS: pass listen(ssl=...)")
+        if profile == 3 and context is not None and context.verify_mode != _ssl.CERT_REQUIRED:
+            raise ValueError(
+                "security profile 3 authenticates charge points by certificate: the SSL context "
+                "must require one (server_ssl_context(..., require_client_certificate=True))"
+            )
 
     async def serve_forever(self) -> None:
         """Wait until :meth:`close` has run."""
@@ -202,6 +227,10 @@ class Server(_SafeEmitter):
                 HTTPStatus.BAD_REQUEST, f"This server speaks only the subprotocol {SUBPROTOCOL}.\n"
             )
         username, password = _basic_auth(request.headers)
+        if self.security_profile in (1, 2) and username != cp_id:
+            # Security white paper: the Basic-auth user name is the charge point id.
+            self.logger.info("refused %r: Basic-auth user name missing or not the id", cp_id)
+            return connection.respond(HTTPStatus.UNAUTHORIZED, "Unauthorized.\n")
         peer_certificate = None
         ssl_object = connection.transport.get_extra_info("ssl_object")
         if ssl_object is not None:

@@ -17,6 +17,7 @@ PUBLIC_MODULES = [
     "ocpp16.validation",
     "ocpp16.schemas",
     "ocpp16.types",
+    "ocpp16.security",
 ]
 
 
