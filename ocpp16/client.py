@@ -124,6 +124,8 @@ class Client(ClientBase):
                 max_size=opts.max_message_size,
                 ping_interval=opts.ping_interval,
                 ping_timeout=opts.ping_timeout,
+                open_timeout=opts.handshake_timeout,
+                close_timeout=opts.close_timeout,
                 logger=opts.logger.getChild("websockets"),
                 **kwargs,
             )

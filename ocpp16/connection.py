@@ -63,14 +63,23 @@ class Options:
         ping_interval: Seconds between WebSocket pings; ``None`` disables them (20).
         ping_timeout: Seconds to wait for a pong before closing; ``None`` waits forever (20).
         max_message_size: Largest incoming frame in bytes; larger closes with 1009 (1 MiB).
+        bad_message_budget: Refused frames a connection may send per minute; one
+            more closes it with 1002. ``None`` (the default) never closes for that.
+        handshake_timeout: Seconds the opening handshake may take (10).
+        close_timeout: Seconds the closing handshake waits for the peer (10); a
+            peer that stopped answering pings is dropped, and its pending calls
+            fail, ``ping_timeout`` + ``close_timeout`` after its last pong.
         message_id_factory: Makes message ids (uuid4 strings by default).
         logger: The logger to use (``logging.getLogger("ocpp16")`` by default).
     """
 
     __slots__ = (
+        "bad_message_budget",
         "call_concurrency",
         "call_timeout",
+        "close_timeout",
         "handler_timeout",
+        "handshake_timeout",
         "logger",
         "max_message_size",
         "message_id_factory",
@@ -93,6 +102,9 @@ class Options:
         max_message_size: int | None = 2**20,
         message_id_factory: Callable[[], str] | None = None,
         logger: logging.Logger | None = None,
+        bad_message_budget: int | None = None,
+        handshake_timeout: float | None = 10.0,
+        close_timeout: float | None = 10.0,
     ) -> None:
         for name, value in (("call_timeout", call_timeout), ("handler_timeout", handler_timeout)):
             if not isinstance(value, int | float) or value <= 0:
@@ -112,6 +124,23 @@ class Options:
             raise ValueError(
                 f"max_message_size must be a positive int or None, not {max_message_size!r}"
             )
+        if bad_message_budget is not None and (
+            not isinstance(bad_message_budget, int) or bad_message_budget < 0
+        ):
+            raise ValueError(
+                f"bad_message_budget must be a non-negative int or None, not {bad_message_budget!r}"
+            )
+        for name, limit in (
+            ("handshake_timeout", handshake_timeout),
+            ("close_timeout", close_timeout),
+        ):
+            if limit is not None and (not isinstance(limit, int | float) or limit <= 0):
+                raise ValueError(
+                    f"{name} must be a positive number of seconds or None, not {limit!r}"
+                )
+        self.bad_message_budget = bad_message_budget
+        self.handshake_timeout = handshake_timeout
+        self.close_timeout = close_timeout
         self.call_timeout = float(call_timeout)
         self.handler_timeout = float(handler_timeout)
         self.call_concurrency = call_concurrency
@@ -192,6 +221,9 @@ class ClientBase(_SafeEmitter):
         # Incoming CALLs not yet answered, and the tasks of coroutine handlers.
         self._incoming: dict[str, _IncomingCall] = {}
         self._handler_tasks: set[asyncio.Future[Any]] = set()
+        # Refused frames in the current minute, and when that minute began.
+        self._bad_count = 0
+        self._bad_since = 0.0
         # On a central system's connection, what the charge point sent when it
         # connected; None on a Client.
         self.handshake: Handshake | None = None
@@ -242,6 +274,37 @@ class ClientBase(_SafeEmitter):
         self._validation_overrides = {a: check_mode(m) for a, m in overrides.items()}
         if self._protocol is not None:
             self._protocol.validation_overrides = self._validation_overrides
+
+    @property
+    def ping_interval(self) -> float | None:
+        """Seconds between keepalive pings on this connection; ``None``: no pings.
+
+        A ``"connection"`` listener may change it for one charge point. A change
+        takes effect after the current interval; a connection opened with
+        ``ping_interval=None`` sends no pings at all.
+        """
+        ws = self._ws
+        return ws.ping_interval if ws is not None else self._options.ping_interval
+
+    @ping_interval.setter
+    def ping_interval(self, seconds: float | None) -> None:
+        if self._ws is not None:
+            self._ws.ping_interval = seconds
+
+    @property
+    def ping_timeout(self) -> float | None:
+        """Seconds to wait for a pong before closing (1011); ``None`` never closes for it.
+
+        ``None`` suits chargers that never answer pings: the pings still keep NAT
+        and proxies from dropping the idle connection. Changeable per connection.
+        """
+        ws = self._ws
+        return ws.ping_timeout if ws is not None else self._options.ping_timeout
+
+    @ping_timeout.setter
+    def ping_timeout(self, seconds: float | None) -> None:
+        if self._ws is not None:
+            self._ws.ping_timeout = seconds
 
     @property
     def is_open(self) -> bool:
@@ -580,6 +643,25 @@ class ClientBase(_SafeEmitter):
     def _bad_message(self, text: str | bytes, error: OcppError) -> None:
         self.logger.warning("bad message [%s] %s: %.200r", error.code, error.description, text)
         self._emit_safe("bad_message", text, error)
+        budget = self._options.bad_message_budget
+        if budget is None:
+            return
+        now = asyncio.get_running_loop().time()
+        if now - self._bad_since >= 60.0:
+            self._bad_since, self._bad_count = now, 0
+        self._bad_count += 1
+        protocol = self._protocol
+        if self._bad_count > budget and protocol is not None and protocol.state is State.OPEN:
+            # RFC 6455 §7.4.1: 1002, the endpoint is terminating for a protocol error.
+            self.logger.warning("more than %d bad messages in a minute: closing", budget)
+            protocol.start_closing()
+            task = asyncio.ensure_future(self._close_ws(1002, "too many bad messages"))
+            self._handler_tasks.add(task)
+            task.add_done_callback(self._handler_tasks.discard)
+
+    async def _close_ws(self, code: int, reason: str) -> None:
+        if self._ws is not None:
+            await self._ws.close(code, reason)
 
     def _handle(self, event: CallReceived) -> None:
         """Run the listeners of one incoming CALL; the first reply is sent the moment it is given.

@@ -17,7 +17,7 @@ import ssl as _ssl
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import unquote
 
 from ocpp16._emitter import _SafeEmitter
@@ -107,6 +107,12 @@ class Server(_SafeEmitter):
             1, 2 or 3 that ``listen`` must meet (see :mod:`ocpp16.security`);
             with 1 or 2 a handshake whose Basic-auth user name is not the
             charge point id is refused with HTTP 401 before any listener runs.
+        max_connections: Charge points connected at once; one more gets HTTP 503.
+            ``None`` (the default) sets no cap.
+        duplicate_id: A charge point that connects while its id is connected:
+            ``"replace"`` (the default) closes the old connection, which is what
+            a charger reconnecting over a stale socket needs; ``"reject"``
+            refuses the new one with HTTP 409.
         **options: The connection options of :class:`~ocpp16.connection.Options`
             (``call_timeout``, ``handler_timeout``, ``call_concurrency``,
             ``validation``, ``validation_overrides``, ``ping_interval``,
@@ -117,11 +123,28 @@ class Server(_SafeEmitter):
         clients: The connected charge points by id.
     """
 
-    def __init__(self, *, security_profile: int = 0, **options: Any) -> None:
+    def __init__(
+        self,
+        *,
+        security_profile: int = 0,
+        max_connections: int | None = None,
+        duplicate_id: Literal["replace", "reject"] = "replace",
+        **options: Any,
+    ) -> None:
         super().__init__()
         if security_profile not in SECURITY_PROFILES:
             raise ValueError(f"security_profile must be 0, 1, 2 or 3, not {security_profile!r}")
+        if max_connections is not None and (
+            not isinstance(max_connections, int) or max_connections < 1
+        ):
+            raise ValueError(
+                f"max_connections must be a positive int or None, not {max_connections!r}"
+            )
+        if duplicate_id not in ("replace", "reject"):
+            raise ValueError(f"duplicate_id must be 'replace' or 'reject', not {duplicate_id!r}")
         self.security_profile = security_profile
+        self.max_connections = max_connections
+        self.duplicate_id = duplicate_id
         self.options = Options(**options)
         self.logger: logging.Logger = self.options.logger
         self.clients: dict[str, ClientBase] = {}
@@ -171,6 +194,8 @@ class Server(_SafeEmitter):
             max_size=opts.max_message_size,
             ping_interval=opts.ping_interval,
             ping_timeout=opts.ping_timeout,
+            open_timeout=opts.handshake_timeout,
+            close_timeout=opts.close_timeout,
             logger=self.logger.getChild("websockets"),
         )
         bound: int = self._ws_server.sockets[0].getsockname()[1]
@@ -219,6 +244,16 @@ class Server(_SafeEmitter):
         if cp_id is None:
             return connection.respond(
                 HTTPStatus.BAD_REQUEST, "No charge point id in the URL path.\n"
+            )
+        if self.max_connections is not None and len(self.clients) >= self.max_connections:
+            self.logger.warning(
+                "refused %r: %d connections is the cap", cp_id, self.max_connections
+            )
+            return connection.respond(HTTPStatus.SERVICE_UNAVAILABLE, "Too many connections.\n")
+        if self.duplicate_id == "reject" and cp_id in self.clients:
+            self.logger.warning("refused %r: already connected (duplicate_id='reject')", cp_id)
+            return connection.respond(
+                HTTPStatus.CONFLICT, "This charge point is already connected.\n"
             )
         offered = _offered(request.headers)
         if SUBPROTOCOL not in offered:

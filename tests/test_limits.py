@@ -1,0 +1,188 @@
+"""Limits for a server on the open internet: bad-message budget, caps, duplicate ids, keepalive."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from websockets.asyncio.client import connect as ws_connect
+
+from ocpp16 import Client, ConnectionClosed, HandshakeError, Options, Server
+
+from .conftest import connect_pair, future_and_setter, raw_peer, recv_json, url, wait
+
+NOW = {"currentTime": "2024-05-01T12:00:00Z"}
+
+
+async def listening(**options: Any) -> Server:
+    server = Server(**options)
+    server.port = await server.listen(0, host="127.0.0.1")  # type: ignore[attr-defined]
+    server.on("connection", lambda client: client.on("Heartbeat", lambda request: NOW))
+    return server
+
+
+@pytest.fixture
+async def limited(request: pytest.FixtureRequest) -> AsyncIterator[Server]:
+    server = await listening(**request.param)
+    try:
+        yield server
+    finally:
+        await server.close()
+
+
+class TestBadMessageBudget:
+    """bad_message_budget: refused frames a connection may send per minute before it is closed."""
+
+    @pytest.mark.parametrize("limited", [{"bad_message_budget": 3}], indirect=True)
+    async def test_over_budget_closes_with_1002(self, limited: Server) -> None:
+        """Three bad frames are tolerated; the fourth closes that connection with 1002, no other."""
+        other, _ = await connect_pair(limited, "OTHER")
+        async with raw_peer(limited) as ws:
+            peer = limited.clients["CP1"]
+            closed, on_close = future_and_setter()
+            peer.on("close", on_close)
+            for i in range(3):
+                await ws.send(f"garbage {i}")
+            await ws.send('[2,"ok","Heartbeat",{}]')
+            assert await recv_json(ws) == [3, "ok", NOW]  # still served
+            await ws.send("one too many")
+            assert (await wait(closed))[0] == 1002
+        assert await wait(other.call_request("Heartbeat")) == NOW
+        await other.close()
+
+    @pytest.mark.parametrize("limited", [{"bad_message_budget": 1}], indirect=True)
+    async def test_budget_is_per_minute(self, limited: Server) -> None:
+        """The count starts again each minute: a charger that errs now and then is not cut off."""
+        async with raw_peer(limited) as ws:
+            peer = limited.clients["CP1"]
+            await ws.send("bad")
+            await ws.send('[2,"a","Heartbeat",{}]')
+            assert (await recv_json(ws))[1] == "a"
+            peer._bad_since -= 61  # a minute has passed
+            await ws.send("bad again")
+            await ws.send('[2,"b","Heartbeat",{}]')
+            assert (await recv_json(ws))[1] == "b"
+            assert peer.is_open
+
+
+class TestCaps:
+    """max_connections and the duplicate-id policy."""
+
+    @pytest.mark.parametrize("limited", [{"max_connections": 2}], indirect=True)
+    async def test_connection_cap_is_http_503(self, limited: Server) -> None:
+        """Beyond max_connections a charge point is refused with HTTP 503; a freed place is taken again."""
+        first, first_peer = await connect_pair(limited, "A")
+        second, _ = await connect_pair(limited, "B")
+        with pytest.raises(HandshakeError) as info:
+            await wait(Client("C").connect(url(limited)))
+        assert info.value.status == 503
+        closed, on_close = future_and_setter()
+        first_peer.on("close", on_close)
+        await first.close()
+        await wait(closed)
+        while "A" in limited.clients:  # the server forgets it right after "close"
+            await asyncio.sleep(0)
+        third, _ = await connect_pair(limited, "C")
+        await second.close()
+        await third.close()
+
+    @pytest.mark.parametrize("limited", [{"duplicate_id": "reject"}], indirect=True)
+    async def test_duplicate_id_reject(self, limited: Server) -> None:
+        """duplicate_id='reject': a second connection with a connected id gets HTTP 409; the first stays."""
+        first, first_peer = await connect_pair(limited, "CP1")
+        with pytest.raises(HandshakeError) as info:
+            await wait(Client("CP1").connect(url(limited)))
+        assert info.value.status == 409
+        assert limited.clients["CP1"] is first_peer
+        assert await wait(first.call_request("Heartbeat")) == NOW
+        await first.close()
+
+    async def test_duplicate_id_replace_is_the_default(self, server: Server) -> None:
+        """By default a charger reconnecting over its stale socket replaces it (closed with 1000)."""
+        assert server.duplicate_id == "replace"
+        stale, stale_peer = await connect_pair(server, "CP1")
+        closed, on_close = future_and_setter()
+        stale_peer.on("close", on_close)
+        fresh, fresh_peer = await connect_pair(server, "CP1")
+        assert (await wait(closed))[0] == 1000
+        assert server.clients["CP1"] is fresh_peer
+        await stale.close()
+        await fresh.close()
+
+    def test_bad_values(self) -> None:
+        """Wrong limit values are refused at construction, naming the option."""
+        with pytest.raises(ValueError, match="max_connections"):
+            Server(max_connections=0)
+        with pytest.raises(ValueError, match="duplicate_id"):
+            Server(duplicate_id="ignore")  # type: ignore[arg-type]
+        with pytest.raises(ValueError, match="bad_message_budget"):
+            Options(bad_message_budget=-1)
+        with pytest.raises(ValueError, match="handshake_timeout"):
+            Options(handshake_timeout=0)
+        with pytest.raises(ValueError, match="close_timeout"):
+            Options(close_timeout=-1)
+
+
+class TestHandshakeTimeout:
+    """handshake_timeout: a client that opens TCP and never completes the upgrade is dropped."""
+
+    @pytest.mark.parametrize("limited", [{"handshake_timeout": 0.2}], indirect=True)
+    async def test_silent_client_is_dropped(self, limited: Server) -> None:
+        """A TCP client that sends nothing is disconnected after handshake_timeout."""
+        reader, writer = await asyncio.open_connection("127.0.0.1", limited.port)  # type: ignore[attr-defined]
+        try:
+            async with asyncio.timeout(5):  # far above the 0.2 s it is given
+                await reader.read()  # returns once the server has closed the connection
+        finally:
+            writer.close()
+        assert limited.clients == {}
+
+
+class TestKeepalive:
+    """Ping interval and pong timeout, per server and per connection."""
+
+    @pytest.mark.parametrize(
+        "limited",
+        [{"ping_interval": 0.05, "ping_timeout": 0.1, "close_timeout": 0.2}],
+        indirect=True,
+    )
+    async def test_silent_peer_is_closed_and_its_calls_fail(self, limited: Server) -> None:
+        """A peer that stops answering pings is dropped after ping_timeout + close_timeout; its calls fail."""
+        async with ws_connect(
+            f"{url(limited)}/CP1", subprotocols=["ocpp1.6"], close_timeout=0.2
+        ) as ws:  # type: ignore[list-item]
+            while "CP1" not in limited.clients:
+                await asyncio.sleep(0)
+            peer = limited.clients["CP1"]
+            pending = peer.call_request("ClearCache", timeout=60)
+            ws.transport.pause_reading()  # no more pongs from this charger
+            with pytest.raises(ConnectionClosed) as info:
+                async with asyncio.timeout(5):
+                    await pending
+            assert info.value.code == 1011  # RFC 6455: keepalive ping timeout
+
+    @pytest.mark.parametrize(
+        "limited", [{"ping_interval": 0.05, "ping_timeout": 0.1}], indirect=True
+    )
+    async def test_per_connection_mode_for_chargers_that_never_answer(
+        self, limited: Server
+    ) -> None:
+        """ping_timeout=None on one connection: pings still go out, silence never closes it."""
+        async with ws_connect(
+            f"{url(limited)}/CP1", subprotocols=["ocpp1.6"], close_timeout=0.2
+        ) as ws:  # type: ignore[list-item]
+            while "CP1" not in limited.clients:
+                await asyncio.sleep(0)
+            peer = limited.clients["CP1"]
+            peer.ping_timeout = None
+            assert (peer.ping_interval, peer.ping_timeout) == (0.05, None)
+            ws.transport.pause_reading()
+            # Several ping intervals and pong timeouts pass with no pong: proving that nothing
+            # happens needs time to pass, so this one sleep is the point of the test.
+            await asyncio.sleep(0.5)
+            assert peer.is_open
+            ws.transport.resume_reading()
+            await ws.send('[2,"1","Heartbeat",{}]')
+            assert (await recv_json(ws))[:2] == [3, "1"]
