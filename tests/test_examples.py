@@ -82,3 +82,22 @@ def test_charging_session() -> None:
     assert "CP-SESSION-1: remote stop of transaction 1: Accepted" in cs_lines
     assert "CP-SESSION-1: transaction 1 stopped at 750 Wh (Remote)" in cs_lines
     assert cs_lines[-1] == "CP-SESSION-1: disconnected (1000)"
+
+
+def test_security_profiles() -> None:
+    """Each security profile accepts its charge point as it should and refuses it otherwise."""
+    out = run("security_profiles.py")
+    outcomes = [
+        line.split(":", 1)[0].strip() + ": " + line.split(":", 2)[1].split("(")[0].strip()
+        for line in out.splitlines()
+        if line.startswith("  ") and "certificate of" not in line
+    ]
+    assert outcomes == [
+        "the right key: connected",
+        "a wrong key: refused",
+        "the right key: connected",
+        "an unknown id: refused",
+        "with its certificate: connected",
+        "without a certificate: refused",
+    ]
+    assert "certificate of CP-3:" in out
