@@ -250,11 +250,6 @@ class Server(_SafeEmitter):
                 "refused %r: %d connections is the cap", cp_id, self.max_connections
             )
             return connection.respond(HTTPStatus.SERVICE_UNAVAILABLE, "Too many connections.\n")
-        if self.duplicate_id == "reject" and cp_id in self.clients:
-            self.logger.warning("refused %r: already connected (duplicate_id='reject')", cp_id)
-            return connection.respond(
-                HTTPStatus.CONFLICT, "This charge point is already connected.\n"
-            )
         offered = _offered(request.headers)
         if SUBPROTOCOL not in offered:
             # DESIGN.md: a server that agrees on no subprotocol rejects the handshake.
@@ -282,6 +277,13 @@ class Server(_SafeEmitter):
         )
         if not await self._authorize(cp_id, handshake):
             return connection.respond(HTTPStatus.UNAUTHORIZED, "Unauthorized.\n")
+        if self.duplicate_id == "reject" and cp_id in self.clients:
+            # Only after authorization: an unauthenticated client must not learn
+            # whether a charge point id is connected.
+            self.logger.warning("refused %r: already connected (duplicate_id='reject')", cp_id)
+            return connection.respond(
+                HTTPStatus.CONFLICT, "This charge point is already connected.\n"
+            )
         self._handshakes[connection] = handshake
         return None
 

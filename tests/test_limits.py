@@ -186,3 +186,19 @@ class TestKeepalive:
             ws.transport.resume_reading()
             await ws.send('[2,"1","Heartbeat",{}]')
             assert (await recv_json(ws))[:2] == [3, "1"]
+
+
+async def test_duplicate_id_is_told_only_to_authorized_clients() -> None:
+    """With duplicate_id='reject' an unauthorized client gets 401, never 409: it learns nothing."""
+    async with Server(duplicate_id="reject") as server:
+        server.port = await server.listen(0, host="127.0.0.1")  # type: ignore[attr-defined]
+        server.on("authorization", lambda cp_id, hs: hs.headers.get("X-Token") == "secret")
+        first = Client("CP1")
+        await wait(first.connect(url(server), headers={"X-Token": "secret"}))
+        with pytest.raises(HandshakeError) as info:
+            await wait(Client("CP1").connect(url(server)))
+        assert info.value.status == 401
+        with pytest.raises(HandshakeError) as info:
+            await wait(Client("CP1").connect(url(server), headers={"X-Token": "secret"}))
+        assert info.value.status == 409
+        await first.close()
