@@ -99,20 +99,12 @@ class TestCaps:
         assert await wait(first.call_request("Heartbeat")) == NOW
         await first.close()
 
-    async def test_duplicate_id_replace_is_the_default(self, server: Server) -> None:
-        """By default a charger reconnecting over its stale socket replaces it (closed with 1000)."""
-        assert server.duplicate_id == "replace"
-        stale, stale_peer = await connect_pair(server, "CP1")
-        closed, on_close = future_and_setter()
-        stale_peer.on("close", on_close)
-        fresh, fresh_peer = await connect_pair(server, "CP1")
-        assert (await wait(closed))[0] == 1000
-        assert server.clients["CP1"] is fresh_peer
-        await stale.close()
-        await fresh.close()
-
     def test_bad_values(self) -> None:
-        """Wrong limit values are refused at construction, naming the option."""
+        """Wrong limit values are refused at construction, naming the option; "replace" is the default.
+
+        (What "replace" does is tested in test_connection_edges.py.)
+        """
+        assert Server().duplicate_id == "replace"
         with pytest.raises(ValueError, match="max_connections"):
             Server(max_connections=0)
         with pytest.raises(ValueError, match="duplicate_id"):
