@@ -142,7 +142,7 @@ class Client(ClientBase):
         except InvalidHandshake as exc:
             raise HandshakeError(f"the opening handshake with {target} failed: {exc}") from None
         if ws.subprotocol != SUBPROTOCOL:
-            # OCPP-J 1.6 §3.1.2: the server must agree on ocpp1.6.
+            # OCPP-J 1.6 §3.2 (server response): the server must agree on ocpp1.6.
             await ws.close(1002, "subprotocol ocpp1.6 not agreed")
             raise HandshakeError(
                 f"{target} did not agree on the subprotocol {SUBPROTOCOL} "

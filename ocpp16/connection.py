@@ -334,6 +334,8 @@ class ClientBase(_SafeEmitter):
             message_id_factory=self._options.message_id_factory,
             logger=self.logger,
         )
+        # Share the dict itself, not the core's copy: "validation_overrides is a
+        # live dict", so changing an entry must reach the core.
         self._protocol.validation_overrides = self._validation_overrides
         self._out.clear()
         self._writing = False
@@ -406,13 +408,10 @@ class ClientBase(_SafeEmitter):
         assert ws is not None
         self._writing = True
         try:
-            out, raw_logger, events = self._out, self.logger.logger, self._events
+            out = self._out
             while out:
                 text = out.popleft()
-                if raw_logger.isEnabledFor(logging.DEBUG):
-                    self.logger.debug("> %s", text)
-                if "message" in events:
-                    self._emit_safe("message", "out", text)
+                self._announce(text)
                 send = ws.send(text)
                 try:
                     waiting = send.send(None)
@@ -426,10 +425,17 @@ class ClientBase(_SafeEmitter):
             self._out.clear()
         self._writing = False
 
+    def _announce(self, text: str) -> None:
+        """Log an outgoing frame at DEBUG and emit it as a "message" event, if anyone wants it."""
+        if self.logger.logger.isEnabledFor(logging.DEBUG):
+            self.logger.debug("> %s", text)
+        if "message" in self._events:
+            self._emit_safe("message", "out", text)
+
     async def _write(self, ws: Connection, protocol: Protocol) -> None:
         """Send what the core produced, from the read loop, in order."""
         self._writing = True
-        out, raw_logger, events = self._out, self.logger.logger, self._events
+        out = self._out
         try:
             while True:
                 if protocol.has_data_to_send:
@@ -437,10 +443,7 @@ class ClientBase(_SafeEmitter):
                 if not out:
                     break
                 text = out.popleft()
-                if raw_logger.isEnabledFor(logging.DEBUG):
-                    self.logger.debug("> %s", text)
-                if "message" in events:
-                    self._emit_safe("message", "out", text)
+                self._announce(text)
                 await ws.send(text)
         except WsClosed:
             out.clear()
@@ -654,14 +657,11 @@ class ClientBase(_SafeEmitter):
         if self._bad_count > budget and protocol is not None and protocol.state is State.OPEN:
             # RFC 6455 §7.4.1: 1002, the endpoint is terminating for a protocol error.
             self.logger.warning("more than %d bad messages in a minute: closing", budget)
-            protocol.start_closing()
-            task = asyncio.ensure_future(self._close_ws(1002, "too many bad messages"))
+            # ClientBase.close, not Client.close: that one awaits the read loop,
+            # which is what called us.
+            task = asyncio.ensure_future(ClientBase.close(self, 1002, "too many bad messages"))
             self._handler_tasks.add(task)
             task.add_done_callback(self._handler_tasks.discard)
-
-    async def _close_ws(self, code: int, reason: str) -> None:
-        if self._ws is not None:
-            await self._ws.close(code, reason)
 
     def _handle(self, event: CallReceived) -> None:
         """Run the listeners of one incoming CALL; the first reply is sent the moment it is given.
@@ -680,10 +680,7 @@ class ClientBase(_SafeEmitter):
         # a wrapper that removes itself, and calling it keeps that rule.
         if len(entries) == 1:
             listener, run = next(iter(entries.items()))
-            takes_cb = self._arity.get(listener)
-            if takes_cb is None:
-                takes_cb = self._wants_cb(listener)
-            if not takes_cb:
+            if not self._wants_cb(listener):
                 # The common case, kept lean: one plain function that returns its reply.
                 try:
                     result = run(event.payload)

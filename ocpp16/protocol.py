@@ -515,8 +515,8 @@ class Protocol:
         """
         if self.state is not State.OPEN:
             raise ProtocolStateError(f"cannot send {action}: the connection is {self.state.value}")
-        mode = self.mode_for(action)
         if action not in self._can_send:
+            mode = self.mode_for(action)
             if mode != "off":
                 error = OcppError(
                     "NotImplemented",

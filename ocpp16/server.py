@@ -14,6 +14,7 @@ import binascii
 import inspect
 import logging
 import ssl as _ssl
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from http import HTTPStatus
@@ -149,7 +150,11 @@ class Server(_SafeEmitter):
         self.logger: logging.Logger = self.options.logger
         self.clients: dict[str, ClientBase] = {}
         self._ws_server: WsServer | None = None
-        self._handshakes: dict[ServerConnection, Handshake] = {}
+        # Handshake accepted by _process_request, until _handler takes it; weak, so
+        # that a connection failing in between leaves nothing behind.
+        self._handshakes: weakref.WeakKeyDictionary[ServerConnection, Handshake] = (
+            weakref.WeakKeyDictionary()
+        )
         self._closed = asyncio.Event()
         self._closing = False
         self._tasks: set[asyncio.Task[None]] = set()
