@@ -1,0 +1,765 @@
+"""The simulated charge point of ``ocpp16 simulate`` and ``ocpp16 demo``.
+
+Each one boots, sends heartbeats, and runs charging sessions on its connectors
+(Authorize, StartTransaction, MeterValues every few seconds, StopTransaction),
+reconnecting when its connection drops. It answers the central system's calls
+as a real charger would: a Reset stops its transactions and reboots it, a
+RemoteStartTransaction starts a session, a ChangeConfiguration changes what it
+does. Built on the public API alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import socket
+import ssl as _ssl
+from collections.abc import Callable, Coroutine, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ocpp16 import (
+    CallTimeout,
+    Client,
+    ClientBase,
+    ConnectionClosed,
+    HandshakeError,
+    OcppError,
+)
+
+from .stats import Stats, now_iso
+
+__all__ = ["SimConfig", "SimulatedChargePoint", "describe_connect_error"]
+
+CONNECT = "(connect)"
+"""The row of the latency table that times the WebSocket handshake."""
+
+_VOLTAGE = 230  # volts per phase, to turn a limit in amperes into watts
+
+
+@dataclass
+class SimConfig:
+    """How the simulated charge points behave.
+
+    Attributes:
+        url: The central system's URL; each charge point appends its id.
+        count: How many charge points.
+        duration: Seconds from the start until the charge points stop their
+            transactions and disconnect.
+        meter_interval: Seconds between MeterValues during a transaction
+            (the MeterValueSampleInterval key, which the central system may change).
+        session: Mean length of a charging session, in seconds.
+        idle: Mean pause between sessions, in seconds.
+        heartbeat_interval: Seconds between heartbeats; ``None`` takes the
+            interval of the BootNotification response.
+        connectors: Connectors per charge point.
+        prefix: Charge point ids are the prefix and a number (``SIM0001``).
+        password: The Basic-auth password of every charge point (profile 1 or 2).
+        passwords: The password of each charge point, by id; wins over ``password``.
+        ssl: The TLS context for ``wss://`` URLs.
+        connect_concurrency: Opening handshakes in flight at once.
+        call_timeout: Seconds to wait for the central system's answer.
+        seed: Seed of the random choices, for a repeatable run.
+    """
+
+    url: str
+    count: int = 10
+    duration: float = 60.0
+    meter_interval: float = 5.0
+    session: float = 30.0
+    idle: float = 10.0
+    heartbeat_interval: float | None = None
+    connectors: int = 1
+    prefix: str = "SIM"
+    password: str | None = None
+    passwords: Mapping[str, str] | None = None
+    ssl: _ssl.SSLContext | None = None
+    connect_concurrency: int = 50
+    call_timeout: float = 30.0
+    seed: int | None = None
+
+    def cp_id(self, index: int) -> str:
+        """Return the id of charge point ``index`` (from 1)."""
+        return f"{self.prefix}{index:0{max(4, len(str(self.count)))}d}"
+
+
+def describe_connect_error(exc: BaseException) -> str:
+    """Say in one line why a connection attempt failed."""
+    if isinstance(exc, HandshakeError):
+        return str(exc)
+    if isinstance(exc, TimeoutError):
+        return "no answer to the opening handshake in time"
+    if isinstance(exc, socket.gaierror):
+        return f"cannot resolve the host name ({exc.strerror})"
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused (is the central system running, on that port?)"
+    if isinstance(exc, OSError):
+        return exc.strerror or str(exc) or type(exc).__name__
+    return f"{type(exc).__name__}: {exc}"
+
+
+@dataclass
+class _Connector:
+    """One connector and the transaction on it, which outlives a connection."""
+
+    id: int
+    meter_wh: int
+    max_power_w: float
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    transaction_id: int | None = None
+    id_tag: str | None = None
+    remote_id_tag: str | None = None  # asked for by RemoteStartTransaction
+    stop_reason: str | None = None  # why the running transaction must stop now
+    limit_w: float | None = None  # from SetChargingProfile
+    power_w: float = 0.0
+    meter_start: int = 0
+    status: str = "Available"
+
+
+# OCPP 1.6 §9.1: the standard configuration keys this charger has: value, read-only.
+def _initial_configuration(config: SimConfig, heartbeat: int) -> dict[str, tuple[str, bool]]:
+    return {
+        "AuthorizeRemoteTxRequests": ("false", False),
+        "ClockAlignedDataInterval": ("0", False),
+        "ConnectionTimeOut": ("60", False),
+        "GetConfigurationMaxKeys": ("50", True),
+        "HeartbeatInterval": (str(heartbeat), False),
+        "LocalAuthorizeOffline": ("false", False),
+        "LocalPreAuthorize": ("false", False),
+        "MeterValueSampleInterval": (str(max(1, round(config.meter_interval))), False),
+        "MeterValuesSampledData": ("Energy.Active.Import.Register,Power.Active.Import", False),
+        "NumberOfConnectors": (str(config.connectors), True),
+        "ResetRetries": ("3", False),
+        "StopTransactionOnEVSideDisconnect": ("true", False),
+        "StopTransactionOnInvalidId": ("true", False),
+        "SupportedFeatureProfiles": ("Core,RemoteTrigger,SmartCharging", True),
+        "TransactionMessageAttempts": ("3", False),
+        "TransactionMessageRetryInterval": ("10", False),
+        "UnlockConnectorOnEVSideDisconnect": ("true", False),
+        "WebSocketPingInterval": ("0", False),
+    }
+
+
+_INTEGER_KEYS = frozenset(
+    {
+        "ClockAlignedDataInterval",
+        "ConnectionTimeOut",
+        "HeartbeatInterval",
+        "MeterValueSampleInterval",
+        "ResetRetries",
+        "TransactionMessageAttempts",
+        "TransactionMessageRetryInterval",
+        "WebSocketPingInterval",
+    }
+)
+_BOOLEAN_KEYS = frozenset(
+    {
+        "AuthorizeRemoteTxRequests",
+        "LocalAuthorizeOffline",
+        "LocalPreAuthorize",
+        "StopTransactionOnEVSideDisconnect",
+        "StopTransactionOnInvalidId",
+        "UnlockConnectorOnEVSideDisconnect",
+    }
+)
+# OCPP 1.6 §5.17: what TriggerMessage may ask for, all of which this charger sends.
+_TRIGGERABLE = frozenset(
+    {
+        "BootNotification",
+        "DiagnosticsStatusNotification",
+        "FirmwareStatusNotification",
+        "Heartbeat",
+        "MeterValues",
+        "StatusNotification",
+    }
+)
+
+
+async def _pause(event: asyncio.Event, seconds: float) -> bool:
+    """Wait ``seconds``, or less if ``event`` is set; tell whether it was set."""
+    if event.is_set():
+        return True
+    try:
+        async with asyncio.timeout(max(0.0, seconds)):
+            await event.wait()
+    except TimeoutError:
+        return event.is_set()
+    return True
+
+
+class SimulatedChargePoint:
+    """One simulated charge point: its connection, its connectors, its configuration.
+
+    Args:
+        index: Its number, from 1; its id is ``config.cp_id(index)``.
+        config: How it behaves.
+        stats: The counters it adds to.
+        on_connection: Called with each new ``Client`` before it connects, to
+            attach a message log.
+    """
+
+    def __init__(
+        self,
+        index: int,
+        config: SimConfig,
+        stats: Stats,
+        *,
+        on_connection: Callable[[ClientBase], None] | None = None,
+    ) -> None:
+        self.index = index
+        self.cp_id = config.cp_id(index)
+        self.config = config
+        self.stats = stats
+        self.on_connection = on_connection
+        seed = None if config.seed is None else config.seed * 1_000_003 + index
+        self.rng = random.Random(seed)
+        self.connectors = [
+            _Connector(
+                id=n,
+                meter_wh=self.rng.randrange(0, 2_000_000),
+                max_power_w=self.rng.choice((7_400.0, 11_000.0, 22_000.0)),
+            )
+            for n in range(1, config.connectors + 1)
+        ]
+        heartbeat = config.heartbeat_interval
+        self.configuration = _initial_configuration(config, round(heartbeat or 60))
+        self.id_tags = [f"TAG{index:05d}{n}" for n in range(3)]
+        self.client: Client | None = None
+        # Set when this charge point must leave its connection: the run is over
+        # ("Local") or a Reset was accepted ("HardReset" / "SoftReset").
+        self._leaving: str | None = None
+        self._leave = asyncio.Event()
+        self._heartbeat_changed = asyncio.Event()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self.connects = 0
+        self.booted = False
+
+    # ------------------------------------------------------------------ life
+
+    def _new_client(self) -> Client:
+        config = self.config
+        password = (config.passwords or {}).get(self.cp_id, config.password)
+        client = Client(
+            self.cp_id,
+            password=password,
+            call_timeout=config.call_timeout,
+            # Keepalive is the central system's to ask for (WebSocketPingInterval);
+            # a thousand charge points pinging is load the run did not ask for.
+            ping_interval=None,
+        )
+        handlers: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+            "CancelReservation": lambda r: {"status": "Rejected"},
+            "ChangeAvailability": self._change_availability,
+            "ChangeConfiguration": self._change_configuration,
+            "ClearCache": lambda r: {"status": "Accepted"},
+            "ClearChargingProfile": self._clear_charging_profile,
+            # OCPP 1.6 §5.6: no implementation for any vendorId.
+            "DataTransfer": lambda r: {"status": "UnknownVendorId"},
+            "GetCompositeSchedule": lambda r: {"status": "Rejected"},
+            "GetConfiguration": self._get_configuration,
+            # No diagnostics file to upload: the response has no fileName.
+            "GetDiagnostics": lambda r: {},
+            # OCPP 1.6 §6.28: -1 says Local Authorization Lists are not supported.
+            "GetLocalListVersion": lambda r: {"listVersion": -1},
+            "RemoteStartTransaction": self._remote_start,
+            "RemoteStopTransaction": self._remote_stop,
+            "ReserveNow": lambda r: {"status": "Rejected"},
+            "Reset": self._reset,
+            "SendLocalList": lambda r: {"status": "NotSupported"},
+            "SetChargingProfile": self._set_charging_profile,
+            "TriggerMessage": self._trigger_message,
+            "UnlockConnector": self._unlock_connector,
+            "UpdateFirmware": lambda r: {},
+        }
+        for action, handler in handlers.items():
+            client.on(action, self._counted(action, handler))
+        if self.on_connection is not None:
+            self.on_connection(client)
+        return client
+
+    def _counted(
+        self, action: str, handler: Callable[[dict[str, Any]], dict[str, Any]]
+    ) -> Callable[[dict[str, Any]], dict[str, Any]]:
+        received = self.stats.received
+
+        def count(request: dict[str, Any]) -> dict[str, Any]:
+            received[action] += 1
+            return handler(request)
+
+        return count
+
+    async def connect(self, gate: asyncio.Semaphore) -> Client:
+        """Open a connection, timing the handshake.
+
+        Raises:
+            HandshakeError: The central system refused it.
+            OSError: The central system could not be reached.
+            TimeoutError: The handshake took too long.
+        """
+        client = self._new_client()
+        loop = asyncio.get_running_loop()
+        async with gate:
+            started = loop.time()
+            try:
+                await client.connect(self.config.url, ssl=self.config.ssl)
+            except (HandshakeError, OSError, TimeoutError) as exc:
+                self.stats.error(CONNECT, describe_connect_error(exc))
+                raise
+        self.stats.latency(CONNECT, loop.time() - started)
+        self.connects += 1
+        return client
+
+    async def run(
+        self, stop: asyncio.Event, gate: asyncio.Semaphore, client: Client | None = None
+    ) -> None:
+        """Stay connected and charge until ``stop`` is set, then stop and disconnect.
+
+        Args:
+            stop: Set when the run is over.
+            gate: Bounds the handshakes in flight across all charge points.
+            client: A connection already open, to start with.
+        """
+        backoff = 1.0
+        while not stop.is_set():
+            if client is None:
+                try:
+                    client = await self.connect(gate)
+                except (HandshakeError, OSError, TimeoutError):
+                    await _pause(stop, backoff * self.rng.uniform(0.5, 1.5))
+                    backoff = min(backoff * 2, 30.0)
+                    continue
+            backoff = 1.0
+            self.stats.connected += 1
+            try:
+                await self._online(client, stop)
+            finally:
+                self.stats.connected -= 1
+            client = None
+            if self._leaving in ("HardReset", "SoftReset") and not stop.is_set():
+                await _pause(stop, self.rng.uniform(0.2, 1.0))  # reboot
+            self._leaving = None
+            self._leave.clear()
+
+    async def _online(self, client: Client, stop: asyncio.Event) -> None:
+        """One connection: boot, then heartbeats and sessions until it ends."""
+        self.client = client
+        closed = asyncio.Event()
+        if client.is_open:
+            client.on("close", lambda code, reason: closed.set())
+        else:
+            closed.set()
+        ending = asyncio.ensure_future(stop.wait())
+        leaving = asyncio.ensure_future(self._leave.wait())
+        lost = asyncio.ensure_future(closed.wait())
+        sessions: list[asyncio.Task[None]] = []
+        heartbeat: asyncio.Task[None] | None = None
+        try:
+            booted = asyncio.ensure_future(self._boot(client))
+            await asyncio.wait({booted, ending, leaving, lost}, return_when=asyncio.FIRST_COMPLETED)
+            if not booted.done():
+                booted.cancel()
+            elif booted.result():
+                for connector in self.connectors:
+                    sessions.append(asyncio.create_task(self._sessions(connector)))
+                heartbeat = asyncio.create_task(self._heartbeats())
+                await self._status_all(include_zero=True)
+                await asyncio.wait({ending, leaving, lost}, return_when=asyncio.FIRST_COMPLETED)
+            if lost.done() and not stop.is_set() and self._leaving is None:
+                self.stats.error("(connection)", "connection closed by the central system")
+                return
+            self._leaving = self._leaving or "Local"
+            # Stop the transactions on the way out: "Local" at the end of the run,
+            # "HardReset"/"SoftReset" for a Reset (OCPP 1.6 §5.14).
+            for connector in self.connectors:
+                connector.wake.set()
+            if sessions:
+                await asyncio.wait(sessions, timeout=self.config.call_timeout + 1)
+        finally:
+            for task in (ending, leaving, lost, *sessions, *self._tasks):
+                task.cancel()
+            if heartbeat is not None:
+                heartbeat.cancel()
+            self._tasks.clear()
+            self.client = None
+            if client.is_open:
+                await client.close()
+
+    # ------------------------------------------------------------------ calls
+
+    async def call(self, action: str, payload: dict[str, Any]) -> dict[str, Any] | None:
+        """Send a CALL and time its answer; ``None`` when it failed (counted as an error)."""
+        client = self.client
+        if client is None:
+            return None
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        try:
+            result = await client.call_request(action, payload)
+        except CallTimeout:
+            self.stats.error(action, "timeout")
+            return None
+        except OcppError as exc:
+            self.stats.error(action, f"CALLERROR {exc.code}")
+            return None
+        except ConnectionClosed:
+            self.stats.error(action, "connection closed before the answer")
+            return None
+        self.stats.latency(action, loop.time() - started)
+        return result
+
+    async def _boot(self, client: Client) -> bool:
+        """Send BootNotification until accepted (OCPP 1.6 §4.2); False if it never is."""
+        while client.is_open:
+            answer = await self.call(
+                "BootNotification",
+                {
+                    "chargePointVendor": "ocpp16",
+                    "chargePointModel": "Simulator",
+                    "chargePointSerialNumber": self.cp_id,
+                    "firmwareVersion": "1.0",
+                },
+            )
+            interval = 10
+            if answer is not None:
+                interval = answer["interval"] or 10
+                if answer["status"] == "Accepted":
+                    if self.config.heartbeat_interval is None and answer["interval"] > 0:
+                        self._set("HeartbeatInterval", str(answer["interval"]))
+                    if not self.booted:
+                        self.booted = True
+                        self.stats.booted += 1
+                    return True
+            # Pending or Rejected: ask again after the interval it gave.
+            await asyncio.sleep(min(interval, 60) * self.rng.uniform(0.8, 1.2))
+        return False
+
+    def _interval(self, key: str) -> float:
+        return float(self.configuration[key][0])
+
+    async def _heartbeats(self) -> None:
+        while True:
+            seconds = self._interval("HeartbeatInterval") or 60.0
+            if not await _pause(self._heartbeat_changed, seconds):
+                await self.call("Heartbeat", {})
+            self._heartbeat_changed.clear()
+
+    async def _status(self, connector_id: int, status: str) -> None:
+        if connector_id:
+            self.connectors[connector_id - 1].status = status
+        await self.call(
+            "StatusNotification",
+            {
+                "connectorId": connector_id,
+                "errorCode": "NoError",
+                "status": status,
+                "timestamp": now_iso(),
+            },
+        )
+
+    async def _status_all(self, include_zero: bool) -> None:
+        if include_zero:
+            await self._status(0, "Available")
+        for connector in self.connectors:
+            await self._status(connector.id, connector.status)
+
+    async def _meter_values(self, connector: _Connector) -> None:
+        payload: dict[str, Any] = {
+            "connectorId": connector.id,
+            "meterValue": [
+                {
+                    "timestamp": now_iso(),
+                    "sampledValue": [
+                        {
+                            "value": str(connector.meter_wh),
+                            "context": "Sample.Periodic",
+                            "measurand": "Energy.Active.Import.Register",
+                            "unit": "Wh",
+                        },
+                        {
+                            "value": f"{connector.power_w:.0f}",
+                            "context": "Sample.Periodic",
+                            "measurand": "Power.Active.Import",
+                            "unit": "W",
+                        },
+                    ],
+                }
+            ],
+        }
+        if connector.transaction_id is not None:
+            payload["transactionId"] = connector.transaction_id
+        await self.call("MeterValues", payload)
+
+    # ------------------------------------------------------------------ sessions
+
+    async def _sessions(self, connector: _Connector) -> None:
+        """Charging sessions, one after the other, until the charge point leaves."""
+        while self._leaving is None:
+            if connector.transaction_id is None and not await self._begin(connector):
+                continue
+            await self._charge(connector)
+            await self._end(connector)
+
+    async def _begin(self, connector: _Connector) -> bool:
+        """Wait for a driver (or a RemoteStartTransaction) and start a transaction."""
+        remote = connector.remote_id_tag
+        if remote is None:
+            await _pause(connector.wake, self.config.idle * self.rng.uniform(0.5, 1.5))
+            connector.wake.clear()
+            remote = connector.remote_id_tag
+        if self._leaving is not None:
+            return False
+        connector.remote_id_tag = None
+        id_tag = remote or self.rng.choice(self.id_tags)
+        if remote is None:
+            answer = await self.call("Authorize", {"idTag": id_tag})
+            if answer is None or answer["idTagInfo"]["status"] != "Accepted":
+                return False
+        await self._status(connector.id, "Preparing")
+        answer = await self.call(
+            "StartTransaction",
+            {
+                "connectorId": connector.id,
+                "idTag": id_tag,
+                "meterStart": connector.meter_wh,
+                "timestamp": now_iso(),
+            },
+        )
+        if answer is None:
+            await self._status(connector.id, "Available")
+            return False
+        connector.transaction_id = answer["transactionId"]
+        connector.meter_start = connector.meter_wh
+        connector.id_tag = id_tag
+        connector.stop_reason = None
+        self.stats.transactions_started += 1
+        self.stats.active_transactions += 1
+        if answer["idTagInfo"]["status"] != "Accepted":
+            # OCPP 1.6 §4.8 with StopTransactionOnInvalidId true: stop at once.
+            connector.stop_reason = "DeAuthorized"
+        else:
+            await self._status(connector.id, "Charging")
+        return True
+
+    async def _charge(self, connector: _Connector) -> None:
+        """Deliver energy and send MeterValues until the session is over."""
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        end = now + self.config.session * self.rng.uniform(0.5, 1.5)
+        last = now
+        next_sample = now + self._interval("MeterValueSampleInterval")
+        while connector.stop_reason is None and self._leaving is None:
+            limit = connector.limit_w if connector.limit_w is not None else connector.max_power_w
+            connector.power_w = min(limit, connector.max_power_w) * self.rng.uniform(0.92, 1.0)
+            woken = await _pause(connector.wake, min(next_sample, end) - loop.time())
+            connector.wake.clear()
+            now = loop.time()
+            connector.meter_wh += round(connector.power_w * (now - last) / 3600)
+            last = now
+            if woken:
+                continue
+            if now >= end:
+                connector.stop_reason = "EVDisconnected"
+            elif now >= next_sample:
+                next_sample = now + self._interval("MeterValueSampleInterval")
+                await self._meter_values(connector)
+        connector.power_w = 0.0
+
+    async def _end(self, connector: _Connector) -> None:
+        """Send StopTransaction for the connector's transaction."""
+        transaction_id = connector.transaction_id
+        if transaction_id is None:
+            return
+        reason = connector.stop_reason or self._leaving or "Local"
+        payload: dict[str, Any] = {
+            "transactionId": transaction_id,
+            "meterStop": connector.meter_wh,
+            "timestamp": now_iso(),
+            "reason": reason,
+        }
+        if connector.id_tag is not None:
+            payload["idTag"] = connector.id_tag
+        meter_stop = connector.meter_wh
+        answer = await self.call("StopTransaction", payload)
+        if answer is None:
+            return  # the connection is going; the transaction stays open
+        connector.transaction_id = None
+        connector.stop_reason = None
+        self.stats.transactions_stopped += 1
+        self.stats.active_transactions -= 1
+        self.stats.energy_wh += meter_stop - connector.meter_start
+        if self._leaving is None:
+            await self._status(connector.id, "Finishing")
+            await self._status(connector.id, "Available")
+        else:
+            connector.status = "Available"  # reported when it next boots
+
+    # ------------------------------------------------------------------ the central system's calls
+
+    def _later(self, coroutine: Coroutine[Any, Any, Any]) -> None:
+        """Run ``coroutine`` after the current reply has gone out."""
+        task = asyncio.ensure_future(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _connector(self, connector_id: Any) -> _Connector | None:
+        if isinstance(connector_id, int) and 1 <= connector_id <= len(self.connectors):
+            return self.connectors[connector_id - 1]
+        return None
+
+    def _set(self, key: str, value: str) -> None:
+        self.configuration[key] = (value, self.configuration[key][1])
+        if key == "HeartbeatInterval":
+            self._heartbeat_changed.set()
+
+    def _reset(self, request: dict[str, Any]) -> dict[str, Any]:
+        # OCPP 1.6 §5.14: stop the transactions (reason HardReset/SoftReset), then reboot.
+        if self._leaving is None:
+            self._leaving = "HardReset" if request["type"] == "Hard" else "SoftReset"
+            self._leave.set()
+        return {"status": "Accepted"}
+
+    def _remote_start(self, request: dict[str, Any]) -> dict[str, Any]:
+        # OCPP 1.6 §5.11: a connectorId, when given, is > 0.
+        wanted = request.get("connectorId")
+        candidates = self.connectors if wanted is None else [self._connector(wanted)]
+        for connector in candidates:
+            if (
+                connector is not None
+                and connector.transaction_id is None
+                and connector.remote_id_tag is None
+                and self._leaving is None
+            ):
+                connector.remote_id_tag = request["idTag"]
+                connector.wake.set()
+                return {"status": "Accepted"}
+        return {"status": "Rejected"}
+
+    def _remote_stop(self, request: dict[str, Any]) -> dict[str, Any]:
+        for connector in self.connectors:
+            if connector.transaction_id == request["transactionId"]:
+                connector.stop_reason = "Remote"
+                connector.wake.set()
+                return {"status": "Accepted"}
+        return {"status": "Rejected"}
+
+    def _unlock_connector(self, request: dict[str, Any]) -> dict[str, Any]:
+        connector = self._connector(request["connectorId"])
+        if connector is None:
+            return {"status": "NotSupported"}
+        if connector.transaction_id is not None:
+            # OCPP 1.6 §5.18: unlocking during a transaction stops it first.
+            connector.stop_reason = "UnlockCommand"
+            connector.wake.set()
+        return {"status": "Unlocked"}
+
+    def _change_availability(self, request: dict[str, Any]) -> dict[str, Any]:
+        connector_id = request["connectorId"]
+        if connector_id != 0 and self._connector(connector_id) is None:
+            return {"status": "Rejected"}
+        busy = [c for c in self.connectors if c.transaction_id is not None]
+        if request["type"] == "Inoperative" and (
+            (connector_id == 0 and busy)
+            or (connector_id and self.connectors[connector_id - 1].transaction_id is not None)
+        ):
+            # OCPP 1.6 §5.2: a connector in a transaction changes once it ends.
+            return {"status": "Scheduled"}
+        return {"status": "Accepted"}
+
+    def _get_configuration(self, request: dict[str, Any]) -> dict[str, Any]:
+        keys = request.get("key")
+        wanted = keys if keys else sorted(self.configuration)
+        known = [
+            {
+                "key": key,
+                "readonly": self.configuration[key][1],
+                "value": self.configuration[key][0],
+            }
+            for key in wanted
+            if key in self.configuration
+        ]
+        unknown = [key for key in wanted if key not in self.configuration]
+        answer: dict[str, Any] = {"configurationKey": known}
+        if unknown:
+            answer["unknownKey"] = unknown
+        return answer
+
+    def _change_configuration(self, request: dict[str, Any]) -> dict[str, Any]:
+        key, value = request["key"], request["value"]
+        if key not in self.configuration:
+            return {"status": "NotSupported"}
+        if self.configuration[key][1]:
+            return {"status": "Rejected"}
+        if key in _INTEGER_KEYS and not (value.isascii() and value.isdigit()):
+            return {"status": "Rejected"}
+        if key in _BOOLEAN_KEYS and value.lower() not in ("true", "false"):
+            return {"status": "Rejected"}
+        if key == "MeterValueSampleInterval" and int(value) == 0:
+            return {"status": "Rejected"}  # a zero interval would flood the central system
+        self._set(key, value.lower() if key in _BOOLEAN_KEYS else value)
+        return {"status": "Accepted"}
+
+    def _set_charging_profile(self, request: dict[str, Any]) -> dict[str, Any]:
+        connector_id = request["connectorId"]
+        profile = request["csChargingProfiles"]
+        targets = self.connectors if connector_id == 0 else [self._connector(connector_id)]
+        if any(c is None for c in targets):
+            return {"status": "Rejected"}
+        if profile["chargingProfilePurpose"] == "TxProfile" and (
+            connector_id == 0 or all(c is None or c.transaction_id is None for c in targets)
+        ):
+            # OCPP 1.6 §5.16: a TxProfile applies to a transaction; with none on the
+            # connector the charge point rejects it (compliance test TC_058_1_CS).
+            return {"status": "Rejected"}
+        schedule = profile["chargingSchedule"]
+        first = schedule["chargingSchedulePeriod"][0]
+        limit = float(first["limit"])
+        if schedule["chargingRateUnit"] == "A":
+            limit *= _VOLTAGE * first.get("numberPhases", 3)
+        for connector in targets:
+            if connector is not None:
+                connector.limit_w = limit
+        return {"status": "Accepted"}
+
+    def _clear_charging_profile(self, request: dict[str, Any]) -> dict[str, Any]:
+        cleared = False
+        for connector in self.connectors:
+            if connector.limit_w is not None and request.get("connectorId") in (
+                None,
+                0,
+                connector.id,
+            ):
+                connector.limit_w = None
+                cleared = True
+        return {"status": "Accepted" if cleared else "Unknown"}
+
+    def _trigger_message(self, request: dict[str, Any]) -> dict[str, Any]:
+        message = request["requestedMessage"]
+        connector_id = request.get("connectorId")
+        if connector_id is not None and connector_id != 0 and self._connector(connector_id) is None:
+            return {"status": "Rejected"}
+        if message not in _TRIGGERABLE:
+            return {"status": "NotImplemented"}
+        # OCPP 1.6 §5.17: the answer goes first, then the message it asked for.
+        self._later(self._send_triggered(message, connector_id))
+        return {"status": "Accepted"}
+
+    async def _send_triggered(self, message: str, connector_id: int | None) -> None:
+        chosen = self.connectors if not connector_id else [self.connectors[connector_id - 1]]
+        if message == "BootNotification":
+            if self.client is not None:
+                await self._boot(self.client)
+        elif message == "Heartbeat":
+            await self.call("Heartbeat", {})
+        elif message == "StatusNotification":
+            if connector_id is None:
+                await self._status_all(include_zero=True)
+            else:
+                for connector in chosen if connector_id else []:
+                    await self._status(connector.id, connector.status)
+                if connector_id == 0:
+                    await self._status(0, "Available")
+        elif message == "MeterValues":
+            for connector in chosen:
+                await self._meter_values(connector)
+        else:  # DiagnosticsStatusNotification, FirmwareStatusNotification
+            await self.call(message, {"status": "Idle"})

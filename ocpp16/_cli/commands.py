@@ -1,0 +1,222 @@
+"""Running the subcommands: arguments to configuration, the event loop, Ctrl-C, exit status."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import signal
+import ssl as _ssl
+import sys
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from rich.console import Console
+
+from ocpp16.security import client_ssl_context, server_ssl_context
+
+from .central import PasswordFileError, read_passwords
+from .chargepoint import SimConfig
+from .demo import run_demo
+from .output import MessageLog
+from .serve import ServeConfig, run_server
+from .simulate import ProgressView, Unreachable, render_summary, run_simulation
+
+__all__ = ["run"]
+
+T = TypeVar("T")
+
+
+class _Usage(Exception):
+    """A bad argument found after parsing (a file that does not load): exit status 2."""
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the parsed command and return its exit status."""
+    _logging(args.verbose)
+    prog = f"ocpp16 {args.command}"
+    try:
+        if args.command == "serve":
+            return _serve(args)
+        if args.command == "simulate":
+            return _simulate(args)
+        return _demo(args)
+    except _Usage as exc:
+        print(f"{prog}: error: {exc} (see '{prog} --help')", file=sys.stderr)
+        return 2
+    except Unreachable as exc:
+        print(f"{prog}: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:  # binding the port
+        print(f"{prog}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:  # a second Ctrl-C, while the first was stopping cleanly
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 130
+
+
+def _logging(verbose: int) -> None:
+    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logger = logging.getLogger("ocpp16")
+    logger.addHandler(handler)
+    logger.setLevel(level)
+
+
+def _until_stopped(body: Callable[[asyncio.Event], Awaitable[T]]) -> T:
+    """Run ``body(stop)`` in a new event loop; the first Ctrl-C (or SIGTERM) sets ``stop``.
+
+    A second Ctrl-C raises ``KeyboardInterrupt`` at once, for a run that does not stop.
+    """
+
+    async def main() -> T:
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        signals = (signal.SIGINT, signal.SIGTERM)
+
+        def first() -> None:
+            stop.set()
+            for signum in signals:
+                loop.remove_signal_handler(signum)
+
+        for signum in signals:
+            # On Windows, or off the main thread, there is no handler: Ctrl-C interrupts at once.
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(signum, first)
+        return await body(stop)
+
+    return asyncio.run(main())
+
+
+def _console() -> Console:
+    return Console(highlight=False)
+
+
+# ---------------------------------------------------------------------- serve
+
+
+def _server_ssl(args: argparse.Namespace) -> _ssl.SSLContext | None:
+    if args.tls_key and not args.tls_cert:
+        raise _Usage("--tls-key needs --tls-cert")
+    if not args.tls_cert:
+        return None
+    try:
+        return server_ssl_context(args.tls_cert, args.tls_key)
+    except (_ssl.SSLError, OSError) as exc:
+        raise _Usage(f"cannot load the TLS certificate and key: {exc}") from None
+
+
+def _serve(args: argparse.Namespace) -> int:
+    try:
+        passwords = read_passwords(args.passwords) if args.passwords else None
+    except PasswordFileError as exc:
+        raise _Usage(str(exc)) from None
+    config = ServeConfig(
+        host=args.host,
+        port=args.port,
+        passwords=passwords,
+        ssl=_server_ssl(args),
+        heartbeat_interval=args.heartbeat_interval,
+        validation=args.validation,
+        json_lines=args.json,
+    )
+    console = _console()
+    err = Console(stderr=True, highlight=False)
+    try:
+        return _until_stopped(
+            lambda stop: run_server(config, stop, console=console, err=err, json_stream=sys.stdout)
+        )
+    except OSError as exc:
+        raise OSError(
+            exc.errno, f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}"
+        ) from None
+
+
+# ---------------------------------------------------------------------- simulate
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    try:
+        passwords = read_passwords(args.passwords) if args.passwords else None
+    except PasswordFileError as exc:
+        raise _Usage(str(exc)) from None
+    context = None
+    if args.url.startswith("wss://"):
+        try:
+            context = client_ssl_context(cafile=args.ca_file)
+        except (_ssl.SSLError, OSError) as exc:
+            raise _Usage(f"cannot load the CA file: {exc}") from None
+    elif args.ca_file:
+        raise _Usage("--ca-file is for wss:// URLs")
+    config = SimConfig(
+        url=args.url,
+        count=args.count,
+        duration=args.duration,
+        meter_interval=args.meter_interval,
+        session=args.session,
+        idle=args.idle,
+        heartbeat_interval=args.heartbeat_interval,
+        connectors=args.connectors,
+        prefix=args.prefix,
+        password=args.password,
+        passwords=passwords,
+        ssl=context,
+        connect_concurrency=args.concurrency,
+        call_timeout=args.call_timeout,
+        seed=args.seed,
+    )
+    console = _console()
+    log = MessageLog("charge_point", console=console) if args.log and not args.json else None
+
+    async def body(stop: asyncio.Event) -> int:
+        if args.json:
+            result = await run_simulation(config, stop=stop)
+            summary = {
+                "url": config.url,
+                "count": config.count,
+                "elapsed": round(result.elapsed, 3),
+                "peak_connected": result.peak_connected,
+                "interrupted": result.interrupted,
+                **result.stats.as_dict(),
+            }
+            print(json.dumps(summary))
+        else:
+            console.print(
+                f"ocpp16 simulate: {config.count} charge points against {config.url} for "
+                f"{config.duration:g} s. Ctrl-C ends early.",
+                soft_wrap=True,
+            )
+            with ProgressView(console, config.count, config.duration) as view:
+                result = await run_simulation(
+                    config,
+                    stop=stop,
+                    on_connection=log.attach if log is not None else None,
+                    on_tick=view.update,
+                )
+            console.print(render_summary(result))
+        return 1 if result.stats.error_count else 0
+
+    return _until_stopped(body)
+
+
+# ---------------------------------------------------------------------- demo
+
+
+def _demo(args: argparse.Namespace) -> int:
+    console = _console()
+
+    async def body(stop: asyncio.Event) -> int:
+        await run_demo(
+            count=args.count,
+            duration=args.duration,
+            seed=args.seed,
+            quiet=args.quiet,
+            stop=stop,
+            console=console,
+        )
+        return 0
+
+    return _until_stopped(body)
