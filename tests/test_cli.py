@@ -120,7 +120,11 @@ def test_console_script_is_installed() -> None:
         (["simulate", "ws://h/", "--count", "0"], "count must be from 1 to 100000, not 0"),
         (["simulate", "ws://h/", "--duration", "-1"], "seconds must be more than 0, not -1"),
         (["simulate", "ws://h/", "--duration", "nan"], "seconds must be more than 0, not nan"),
-        (["simulate", "ws://h/", "--meter-interval", "soon"], "expected a number of seconds"),
+        (
+            ["simulate", "ws://h/", "--meter-interval", "0.5"],
+            "meter interval must be a whole number",
+        ),
+        (["simulate", "ws://h/", "--idle", "soon"], "expected a number of seconds"),
         (["demo", "--count", "1001"], "count must be from 1 to 1000, not 1001"),
     ],
 )

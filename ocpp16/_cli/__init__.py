@@ -229,8 +229,10 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument(
         "--meter-interval",
         metavar="SECONDS",
-        type=_seconds,
-        default=5.0,
+        # MeterValueSampleInterval, which the central system may read and change, is
+        # whole seconds (OCPP 1.6 §9.1).
+        type=_int_in(1, None, "meter interval"),
+        default=5,
         help="between MeterValues in a transaction (default: 5)",
     )
     simulate.add_argument(
@@ -250,7 +252,7 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument(
         "--heartbeat-interval",
         metavar="SECONDS",
-        type=_seconds,
+        type=_int_in(1, None, "heartbeat interval"),  # HeartbeatInterval: whole seconds
         help="between heartbeats (default: what the BootNotification answer says)",
     )
     simulate.add_argument(

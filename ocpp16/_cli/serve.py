@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl as _ssl
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Literal, TextIO
 
@@ -49,6 +49,7 @@ async def run_server(
     console: Console,
     err: Console,
     json_stream: TextIO,
+    on_listening: Callable[[int], None] | None = None,
 ) -> int:
     """Serve until ``stop`` is set, then close every connection (1001) and return.
 
@@ -58,6 +59,7 @@ async def run_server(
         console: Where message lines go.
         err: Where the banner and the closing line go.
         json_stream: Where JSON lines go, with ``config.json_lines``.
+        on_listening: Called with the bound port once the server listens.
 
     Returns:
         The exit status: 0.
@@ -106,6 +108,8 @@ async def run_server(
         highlight=False,
         soft_wrap=True,
     )
+    if on_listening is not None:
+        on_listening(port)
     try:
         await stop.wait()
     finally:

@@ -142,8 +142,12 @@ async def run_simulation(
     try:
         first = await points[0].connect(gate)
     except (HandshakeError, OSError, TimeoutError) as exc:
+        hint = ""
+        if isinstance(exc, HandshakeError) and exc.status == 401:
+            hint = " (check --password or --passwords)"
         raise Unreachable(
-            f"{points[0].cp_id} could not connect to {config.url}: {describe_connect_error(exc)}"
+            f"{points[0].cp_id} could not connect to {config.url}: "
+            f"{describe_connect_error(exc)}{hint}"
         ) from None
     started = loop.time()
     timer = loop.call_later(config.duration, stop.set)

@@ -1,0 +1,349 @@
+"""``ocpp16 serve``: plausible answers to every charge-point action, message lines, auth, TLS, Ctrl-C."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import re
+import signal
+import ssl
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import trustme
+from rich.console import Console
+
+from ocpp16 import Client, HandshakeError
+from ocpp16._cli.central import (
+    CentralSystem,
+    PasswordFileError,
+    charge_point_actions,
+    read_passwords,
+)
+from ocpp16._cli.serve import ServeConfig, run_server
+from ocpp16.security import client_ssl_context, server_ssl_context
+
+from .conftest import TIMEOUT, wait
+
+NOW = "2026-11-25T10:00:00.000Z"
+
+# A valid request for every action a charge point may send (OCPP 1.6 §4 and the
+# security white paper); the test below checks that none is missing.
+REQUESTS: dict[str, dict[str, Any]] = {
+    "Authorize": {"idTag": "TAG1"},
+    "BootNotification": {"chargePointVendor": "ACME", "chargePointModel": "One"},
+    "DataTransfer": {"vendorId": "com.example", "messageId": "hello", "data": "x"},
+    "DiagnosticsStatusNotification": {"status": "Idle"},
+    "FirmwareStatusNotification": {"status": "Idle"},
+    "Heartbeat": {},
+    "LogStatusNotification": {"status": "Idle"},
+    "MeterValues": {
+        "connectorId": 1,
+        "meterValue": [{"timestamp": NOW, "sampledValue": [{"value": "10"}]}],
+    },
+    "SecurityEventNotification": {"type": "StartupOfTheDevice", "timestamp": NOW},
+    "SignCertificate": {"csr": "-----BEGIN CERTIFICATE REQUEST-----"},
+    "SignedFirmwareStatusNotification": {"status": "Idle"},
+    "StartTransaction": {"connectorId": 1, "idTag": "TAG1", "meterStart": 0, "timestamp": NOW},
+    "StatusNotification": {"connectorId": 0, "errorCode": "NoError", "status": "Available"},
+    "StopTransaction": {"transactionId": 1, "meterStop": 10, "timestamp": NOW},
+}
+
+
+class Served:
+    """A running ``run_server`` and what it printed."""
+
+    def __init__(self, port: int, out: io.StringIO, err: io.StringIO, stop: asyncio.Event) -> None:
+        self.port = port
+        self.out = out
+        self.err = err
+        self.stop = stop
+
+    @property
+    def url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ocpp"
+
+    def lines(self) -> list[str]:
+        return self.out.getvalue().splitlines()
+
+
+@asynccontextmanager
+async def serving(**options: Any) -> AsyncIterator[Served]:
+    """Run ``ocpp16 serve`` in this event loop on 127.0.0.1, port 0."""
+    out, err, stop = io.StringIO(), io.StringIO(), asyncio.Event()
+    listening: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+    config = ServeConfig(host="127.0.0.1", port=0, **options)
+    task = asyncio.create_task(
+        run_server(
+            config,
+            stop,
+            console=Console(file=out, width=300, highlight=False),
+            err=Console(file=err, width=300, highlight=False),
+            json_stream=out,
+            on_listening=listening.set_result,
+        )
+    )
+    await wait(asyncio.wait({task, listening}, return_when=asyncio.FIRST_COMPLETED))
+    if task.done():
+        task.result()  # raises what stopped it
+    port = listening.result()
+    try:
+        yield Served(port, out, err, stop)
+    finally:
+        stop.set()
+        assert await wait(task) == 0
+
+
+# ---------------------------------------------------------------------- answers
+
+
+def test_a_request_for_every_charge_point_action() -> None:
+    """The test covers every action with direction cp_to_cs or both, and nothing else."""
+    assert sorted(REQUESTS) == charge_point_actions()
+
+
+def test_central_system_has_a_handler_for_every_charge_point_action() -> None:
+    """Serve answers every action a charge point may send; none falls to NotSupported."""
+    assert sorted(CentralSystem().handlers) == charge_point_actions()
+
+
+async def test_every_charge_point_action_gets_a_valid_answer() -> None:
+    """Every charge-point action gets a CALLRESULT that its schema accepts (strict mode)."""
+    async with serving() as served:
+        client = Client("CP1")
+        await wait(client.connect(served.url))
+        try:
+            for action, request in REQUESTS.items():
+                # Strict validation on the client checks the response against its schema.
+                answer = await wait(client.call_request(action, request))
+                assert isinstance(answer, dict), action
+        finally:
+            await client.close()
+
+
+async def test_answers_are_plausible() -> None:
+    """Boots and id tags are Accepted, transaction ids count up, times are now."""
+    async with serving(heartbeat_interval=30) as served:
+        client = Client("CP1")
+        await wait(client.connect(served.url))
+        try:
+            boot = await wait(client.call_request("BootNotification", REQUESTS["BootNotification"]))
+            assert (boot["status"], boot["interval"]) == ("Accepted", 30)
+            sent = datetime.fromisoformat(boot["currentTime"])
+            assert abs((datetime.now(UTC) - sent).total_seconds()) < TIMEOUT
+            beat = await wait(client.call_request("Heartbeat", {}))
+            assert datetime.fromisoformat(beat["currentTime"]) >= sent
+            auth = await wait(client.call_request("Authorize", {"idTag": "ANY"}))
+            assert auth == {"idTagInfo": {"status": "Accepted"}}
+            ids = []
+            for _ in range(3):
+                start = await wait(
+                    client.call_request("StartTransaction", REQUESTS["StartTransaction"])
+                )
+                assert start["idTagInfo"] == {"status": "Accepted"}
+                ids.append(start["transactionId"])
+            assert ids == [1, 2, 3]
+            stop = await wait(
+                client.call_request(
+                    "StopTransaction", {**REQUESTS["StopTransaction"], "idTag": "TAG1"}
+                )
+            )
+            assert stop == {"idTagInfo": {"status": "Accepted"}}
+            anonymous = await wait(
+                client.call_request("StopTransaction", REQUESTS["StopTransaction"])
+            )
+            assert anonymous == {}
+            data = await wait(client.call_request("DataTransfer", REQUESTS["DataTransfer"]))
+            assert data == {"status": "UnknownVendorId"}  # OCPP 1.6 §4.3
+        finally:
+            await client.close()
+
+
+# ---------------------------------------------------------------------- message lines
+
+LINE = re.compile(
+    r"^\d\d:\d\d:\d\d\.\d{3}  CP1  (CP->CS|CS->CP)  (CALL|CALLRESULT|CALLERROR)  (\w+)  (.+)$"
+)
+
+
+async def test_each_message_is_one_readable_line() -> None:
+    """Each message prints as time, charge point, direction, kind, action, payload."""
+    async with serving() as served:
+        client = Client("CP1")
+        await wait(client.connect(served.url))
+        await wait(client.call_request("Heartbeat", {}))
+        await client.close()
+    lines = served.lines()
+    assert re.match(r"^\d\d:\d\d:\d\d\.\d{3}  CP1  connected  from 127\.0\.0\.1:\d+$", lines[0])
+    call, result = (LINE.match(line) for line in lines[1:3])
+    assert call is not None and call.groups() == ("CP->CS", "CALL", "Heartbeat", "{}")
+    assert result is not None and result.groups()[:3] == ("CS->CP", "CALLRESULT", "Heartbeat")
+    assert json.loads(result.group(4))["currentTime"].endswith("Z")
+    assert re.match(r"^\d\d:\d\d:\d\d\.\d{3}  CP1  closed  code 1000$", lines[3])
+    assert "stopped; 1 charge points, 2 messages, 0 transactions started" in served.err.getvalue()
+
+
+async def test_json_lines() -> None:
+    """With --json every line is a JSON object; results carry the action of their CALL."""
+    async with serving(json_lines=True) as served:
+        client = Client("CP1")
+        await wait(client.connect(served.url))
+        await wait(client.call_request("Authorize", {"idTag": "T"}))
+        await client.close()
+    records = [json.loads(line) for line in served.lines()]
+    assert [r["event"] for r in records] == ["connected", "message", "message", "closed"]
+    call, result = records[1], records[2]
+    assert (call["direction"], call["type"], call["action"], call["payload"]) == (
+        "CP->CS",
+        "CALL",
+        "Authorize",
+        {"idTag": "T"},
+    )
+    assert (result["direction"], result["type"], result["action"], result["id"]) == (
+        "CS->CP",
+        "CALLRESULT",
+        "Authorize",
+        call["id"],
+    )
+    assert result["payload"] == {"idTagInfo": {"status": "Accepted"}}
+
+
+async def test_a_bad_payload_shows_as_a_callerror_line() -> None:
+    """Strict validation answers a bad BootNotification with a CALLERROR, printed as such."""
+    async with serving() as served:
+        client = Client("CP1", validation="off")
+        await wait(client.connect(served.url))
+        with pytest.raises(Exception, match="ProtocolError"):
+            await wait(client.call_request("BootNotification", {"chargePointVendor": "x"}))
+        await client.close()
+    error = [line for line in served.lines() if "CALLERROR" in line]
+    assert len(error) == 1 and "BootNotification" in error[0] and '"ProtocolError"' in error[0]
+
+
+# ---------------------------------------------------------------------- passwords
+
+
+def test_passwords_file(tmp_path: Path) -> None:
+    """A passwords file is CP_ID:PASSWORD lines, with comments and blank lines skipped."""
+    path = tmp_path / "passwords.txt"
+    path.write_text("# chargers\n\nCP1:secret:with:colons\n  CP2:0011aabbccddeeff  \n")
+    assert read_passwords(str(path)) == {"CP1": "secret:with:colons", "CP2": "0011aabbccddeeff"}
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("CP1\n", "line 1: expected CP_ID:PASSWORD"),
+        (":pw\n", "line 1: expected CP_ID:PASSWORD"),
+        ("CP1:\n", "line 1: expected CP_ID:PASSWORD"),
+        ("CP1:a\nCP1:b\n", "line 2: 'CP1' appears twice"),
+        ("# nothing\n", "lists no charge point"),
+    ],
+)
+def test_bad_passwords_file_names_the_line(tmp_path: Path, text: str, says: str) -> None:
+    """A bad passwords file is refused with the file and line named."""
+    path = tmp_path / "p.txt"
+    path.write_text(text)
+    with pytest.raises(PasswordFileError, match=says):
+        read_passwords(str(path))
+    with pytest.raises(PasswordFileError, match="cannot read passwords file"):
+        read_passwords(str(tmp_path / "missing.txt"))
+
+
+async def test_passwords_admit_listed_charge_points_only() -> None:
+    """With passwords, the right one connects; a wrong one or an unlisted id gets HTTP 401."""
+    key = "0011aabbccddeeff0011"
+    passwords = {"CP1": "plain secret", "CP2": key}
+    async with serving(passwords=passwords) as served:
+        for cp_id, password in [
+            ("CP1", "plain secret"),
+            ("CP2", key),  # the hex text of an AuthorizationKey
+            ("CP2", bytes.fromhex(key)),  # or its raw bytes
+        ]:
+            client = Client(cp_id, password=password, security_profile=1)
+            await wait(client.connect(served.url))
+            await client.close()
+        for cp_id, password in [("CP1", "wrong"), ("CP2", "plain secret"), ("CP9", "x")]:
+            client = Client(cp_id, password=password, security_profile=1)
+            with pytest.raises(HandshakeError) as refused:
+                await wait(client.connect(served.url))
+            assert refused.value.status == 401
+        anonymous = Client("CP1")
+        with pytest.raises(HandshakeError):
+            await wait(anonymous.connect(served.url))
+    text = served.out.getvalue()
+    assert "CP1  refused  HTTP 401: wrong password" in text
+    assert "CP9  refused  HTTP 401: unknown charge point" in text
+    assert "accepting charge points in the passwords file" in served.err.getvalue()
+
+
+# ---------------------------------------------------------------------- TLS
+
+
+async def test_tls(tmp_path: Path) -> None:
+    """With a certificate and key, serve speaks wss:// and a charge point trusting the CA boots."""
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1")
+    cert_file, key_file, ca_file = tmp_path / "cert.pem", tmp_path / "key.pem", tmp_path / "ca.pem"
+    cert.private_key_and_cert_chain_pem.write_to_path(str(cert_file))
+    cert.private_key_pem.write_to_path(str(key_file))
+    ca.cert_pem.write_to_path(str(ca_file))
+    context = server_ssl_context(str(cert_file), str(key_file))
+    async with serving(ssl=context) as served:
+        assert "listening on wss://127.0.0.1:" in served.err.getvalue()
+        client = Client("CP1")
+        url = served.url.replace("ws://", "wss://")
+        await wait(client.connect(url, ssl=client_ssl_context(cafile=str(ca_file))))
+        boot = await wait(client.call_request("BootNotification", REQUESTS["BootNotification"]))
+        assert boot["status"] == "Accepted"
+        await client.close()
+        plain = Client("CP2")
+        with pytest.raises((ssl.SSLError, OSError, HandshakeError)):
+            await wait(plain.connect(url))  # the system's CAs do not know this one
+
+
+# ---------------------------------------------------------------------- Ctrl-C
+
+
+async def test_ctrl_c_stops_cleanly() -> None:
+    """Ctrl-C closes every charge point with 1001 (going away) and exits 0, no traceback."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "ocpp16",
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        assert process.stderr is not None and process.stdout is not None
+        banner = (await wait(process.stderr.readline())).decode()
+        port = int(re.search(r"127\.0\.0\.1:(\d+)/", banner).group(1))  # type: ignore[union-attr]
+        client = Client("CP1")
+        closed: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        client.on("close", lambda code, reason: closed.done() or closed.set_result(code))
+        await wait(client.connect(f"ws://127.0.0.1:{port}/ocpp"))
+        await wait(client.call_request("BootNotification", REQUESTS["BootNotification"]))
+        process.send_signal(signal.SIGINT)
+        assert await wait(closed) == 1001
+        assert await wait(process.wait()) == 0
+        out = (await process.stdout.read()).decode()
+        err = (await process.stderr.read()).decode()
+        assert "Traceback" not in err and "KeyboardInterrupt" not in err
+        assert "stopped; 1 charge points, 2 messages" in err
+        assert "CALL  BootNotification" in out
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()

@@ -1,0 +1,333 @@
+"""``ocpp16 simulate`` and ``ocpp16 demo``: whole runs against a central system, summaries, scale."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections import Counter
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from typing import Any
+
+import pytest
+from rich.console import Console
+
+from ocpp16 import ClientBase, Server
+from ocpp16._cli import main
+from ocpp16._cli.central import CentralSystem
+from ocpp16._cli.chargepoint import SimConfig
+from ocpp16._cli.simulate import ProgressView, SimResult, render_summary, run_simulation
+
+from .conftest import TIMEOUT, wait
+
+
+@asynccontextmanager
+async def central(**server_options: Any) -> AsyncIterator[tuple[Server, str, Counter[str]]]:
+    """Serve's central system in this event loop; yields it, its URL and the actions it got."""
+    system = CentralSystem(heartbeat_interval=1)
+    seen: Counter[str] = Counter()
+
+    def on_connection(connection: ClientBase) -> None:
+        system.attach(connection)
+
+        def count(direction: str, text: str) -> None:
+            frame = json.loads(text)
+            if direction == "in" and frame[0] == 2:
+                seen[frame[2]] += 1
+
+        connection.on("message", count)
+
+    async with Server(**server_options) as server:
+        server.on("connection", on_connection)
+        port = await server.listen(0, host="127.0.0.1")
+        yield server, f"ws://127.0.0.1:{port}/ocpp", seen
+
+
+def quick(url: str, **overrides: Any) -> SimConfig:
+    """A configuration whose charge points do everything within a second or two."""
+    settings: dict[str, Any] = {
+        "url": url,
+        "count": 3,
+        "duration": 3.0,
+        "meter_interval": 0.2,
+        "session": 0.6,
+        "idle": 0.2,
+        "call_timeout": 5.0,
+        "seed": 7,
+    }
+    settings.update(overrides)
+    return SimConfig(**settings)
+
+
+def render(result: SimResult) -> str:
+    out = io.StringIO()
+    Console(file=out, width=160).print(render_summary(result))
+    return out.getvalue()
+
+
+async def test_a_run_boots_charges_and_stops_cleanly() -> None:
+    """Charge points boot, run whole sessions, and stop every transaction they started."""
+    async with central() as (server, url, seen):
+        # Sessions of 1.25 s or more, so that each sends MeterValues (every second).
+        result = await wait(run_simulation(quick(url, meter_interval=1, session=2.5)))
+        stats = result.stats
+        assert (stats.booted, result.peak_connected, stats.connected) == (3, 3, 0)
+        assert stats.error_count == 0, stats.error_kinds
+        assert stats.transactions_started >= 3
+        assert stats.transactions_stopped == stats.transactions_started
+        assert stats.active_transactions == 0
+        assert stats.energy_wh > 0
+        # The central system saw what the charge points say they sent.
+        assert seen["StartTransaction"] == seen["StopTransaction"] == stats.transactions_started
+        assert seen["BootNotification"] == 3 and seen["Heartbeat"] >= 3
+        assert seen["MeterValues"] > 0 and seen["Authorize"] >= 3
+        rows = {row.action: row for row in stats.table()}
+        for action in ("(connect)", "BootNotification", "StartTransaction", "StopTransaction"):
+            assert rows[action].count > 0 and 0 < rows[action].p50 <= rows[action].p99
+        assert not result.interrupted
+        assert server.clients == {}
+
+
+async def test_summary_lists_counts_and_percentiles() -> None:
+    """The closing summary gives the counts and p50/p95/p99 per action."""
+    async with central() as (_, url, _seen):
+        result = await wait(run_simulation(quick(url, count=2, duration=1.5)))
+    text = render(result)
+    assert "2 simulated, 2 booted, 2 connected at peak" in text
+    assert re.search(r"transactions\s+\d+ started, \d+ stopped, [\d.]+ kWh delivered", text)
+    assert re.search(r"errors\s+none", text)
+    header = next(line for line in text.splitlines() if "p50" in line)
+    assert re.search(r"action.*calls.*errors.*p50.*p95.*p99", header)
+    boot = next(line for line in text.splitlines() if "BootNotification" in line)
+    assert re.search(r"BootNotification\s*│\s*2\s*│\s*│\s*[\d.]+\s*│\s*[\d.]+\s*│\s*[\d.]+", boot)
+
+
+async def test_stop_ends_early_and_still_stops_transactions() -> None:
+    """Ctrl-C (the stop event) ends the run early; running transactions are still stopped."""
+    async with central() as (_, url, seen):
+        stop = asyncio.Event()
+        started = asyncio.Event()
+
+        def tick(stats: Any, elapsed: float) -> None:
+            if stats.active_transactions >= 2:
+                started.set()
+                stop.set()
+
+        config = quick(url, count=2, duration=60, session=60)
+        result = await wait(run_simulation(config, stop=stop, on_tick=tick, tick=0.05))
+        assert started.is_set() and result.interrupted
+        assert result.stats.transactions_stopped == result.stats.transactions_started >= 2
+        assert seen["StopTransaction"] == result.stats.transactions_stopped
+    assert "(stopped early)" in render(result)
+
+
+async def test_errors_are_counted_by_kind() -> None:
+    """A central system that answers nothing useful: the errors are counted and named."""
+    async with Server() as server:
+        port = await server.listen(0, host="127.0.0.1")  # no handlers: NotSupported
+        config = quick(f"ws://127.0.0.1:{port}/ocpp", count=1, duration=0.5)
+        result = await wait(run_simulation(config))
+    assert result.stats.errors["BootNotification"] >= 1
+    assert result.stats.error_kinds["CALLERROR NotSupported"] >= 1
+    assert result.stats.booted == 0
+    assert "CALLERROR NotSupported x" in render(result)
+
+
+async def test_a_thousand_charge_points() -> None:
+    """N = 1,000 charge points connect, boot and charge in one process, with no error."""
+    async with central(call_timeout=30) as (server, url, seen):
+        connected = asyncio.Event()
+
+        def tick(stats: Any, elapsed: float) -> None:
+            if stats.connected == 1000:
+                connected.set()
+
+        config = quick(
+            url,
+            count=1000,
+            duration=12.0,
+            meter_interval=2.0,
+            session=3.0,
+            idle=1.0,
+            call_timeout=20.0,
+        )
+        async with asyncio.timeout(60):
+            result = await run_simulation(config, on_tick=tick)
+        stats = result.stats
+        assert connected.is_set() and result.peak_connected == 1000
+        assert stats.booted == 1000 and seen["BootNotification"] == 1000
+        assert stats.error_count == 0, stats.error_kinds
+        assert stats.transactions_started >= 1000
+        assert stats.transactions_stopped == stats.transactions_started
+        assert server.clients == {}
+
+
+def test_progress_without_a_terminal_prints_a_line_every_few_seconds() -> None:
+    """Into a file, the progress view prints a plain line every `every` seconds."""
+    from ocpp16._cli.stats import Stats
+
+    out = io.StringIO()
+    stats = Stats(connected=5)
+    stats.latency("Heartbeat", 0.001)
+    with ProgressView(Console(file=out, width=200), total=10, duration=60, every=5) as view:
+        for elapsed in (0.5, 1.0, 5.6, 6.0, 10.6):
+            view.update(stats, elapsed)
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 3  # at 0.5, 5.6 and 10.6 s
+    assert "connected 5/10" in lines[0] and "calls/s" in lines[0] and "errors 0" in lines[0]
+
+
+def test_progress_on_a_terminal_redraws_in_place() -> None:
+    """On a terminal the progress line is live and gone when the run ends."""
+    from ocpp16._cli.stats import Stats
+
+    out = io.StringIO()
+    console = Console(file=out, width=120, force_terminal=True)
+    with ProgressView(console, total=2, duration=10) as view:
+        view.update(Stats(connected=2), 1.0)
+        assert "connected 2/2" in re.sub(r"\x1b\[[0-9;?]*[a-zA-Z]", "", out.getvalue())
+    # Transient: the cursor comes back, moves up a line and erases it (ESC[1A, ESC[2K).
+    assert out.getvalue().endswith("\x1b[?25h\r\x1b[1A\x1b[2K")
+
+
+# ---------------------------------------------------------------------- the command
+
+
+@contextmanager
+def serve_process(*args: str) -> Iterator[tuple[subprocess.Popen[str], int]]:
+    """``python -m ocpp16 serve`` on 127.0.0.1, port 0; yields it and its port."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ocpp16", "serve", "--host", "127.0.0.1", "--port", "0", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stderr is not None
+        banner = process.stderr.readline()  # blocks until it listens (pytest-timeout bounds it)
+        found = re.search(r"127\.0\.0\.1:(\d+)/", banner)
+        assert found, banner + process.stderr.read()
+        yield process, int(found.group(1))
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait(timeout=TIMEOUT)
+
+
+def test_simulate_against_serve(capsys: pytest.CaptureFixture[str], tmp_path: Any) -> None:
+    """``simulate --json`` against ``serve``: a JSON summary, exit 0, and serve printed it all."""
+    with serve_process("--json", "--heartbeat-interval", "1") as (server, port):
+        status = main(
+            [
+                "simulate",
+                f"ws://127.0.0.1:{port}/ocpp",
+                "--count",
+                "3",
+                "--duration",
+                "3",
+                "--meter-interval",
+                "1",
+                "--session",
+                "2",
+                "--idle",
+                "0.3",
+                "--connectors",
+                "2",
+                "--seed",
+                "1",
+                "--json",
+            ]
+        )
+        server.terminate()  # SIGTERM stops serve as Ctrl-C does
+        out, err = server.communicate(timeout=TIMEOUT)
+    assert status == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["count"] == 3 and summary["booted"] == 3 and summary["errors"] == {}
+    assert summary["transactions"]["started"] == summary["transactions"]["stopped"] > 0
+    for action in ("BootNotification", "Heartbeat", "StartTransaction", "MeterValues"):
+        assert set(summary["latency_ms"][action]) == {"count", "errors", "p50", "p95", "p99"}
+    assert server.returncode == 0 and "Traceback" not in err
+    records = [json.loads(line) for line in out.splitlines()]
+    calls = Counter(r["action"] for r in records if r.get("type") == "CALL")
+    assert calls["StartTransaction"] == summary["transactions"]["started"]
+    assert {r["cp"] for r in records} == {"SIM0001", "SIM0002", "SIM0003"}
+
+
+def test_simulate_with_passwords(tmp_path: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    """With --passwords on both ends the charge points connect; with a wrong one, one clear line."""
+    passwords = tmp_path / "passwords.txt"
+    passwords.write_text("SIM0001:secret-one\nSIM0002:secret-two\n")
+    with serve_process("--passwords", str(passwords)) as (_server, port):
+        url = f"ws://127.0.0.1:{port}/ocpp"
+        args = ["simulate", url, "--count", "2", "--duration", "1", "--json"]
+        assert main([*args, "--passwords", str(passwords)]) == 0
+        assert json.loads(capsys.readouterr().out)["booted"] == 2
+        assert main([*args, "--password", "wrong"]) == 1
+        err = capsys.readouterr().err
+    assert err == (
+        f"ocpp16 simulate: SIM0001 could not connect to {url}: {url}/SIM0001 refused the "
+        "connection with HTTP 401: Unauthorized. (check --password or --passwords)\n"
+    )
+
+
+def test_simulate_prints_progress_log_and_summary(capsys: pytest.CaptureFixture[str]) -> None:
+    """Without --json: the banner, message lines with --log, progress, and the summary tables."""
+    with serve_process() as (_server, port):
+        status = main(
+            [
+                "simulate",
+                f"ws://127.0.0.1:{port}/ocpp",
+                "--count",
+                "2",
+                "--duration",
+                "1.5",
+                "--idle",
+                "0.2",
+                "--log",
+            ]
+        )
+    out = capsys.readouterr().out
+    assert status == 0
+    assert "ocpp16 simulate: 2 charge points against" in out
+    assert re.search(r"SIM0001  CP->CS  CALL  BootNotification  \{", out)
+    assert re.search(r"SIM0002  CS->CP  CALLRESULT  BootNotification  \{", out)
+    assert "connected 2/2" in out or "connected 1/2" in out  # the first progress line
+    assert "latency of the central system's answers (ms)" in out
+
+
+def test_demo(capsys: pytest.CaptureFixture[str]) -> None:
+    """``ocpp16 demo`` shows charge points booting and transactions running, then the summary."""
+    assert main(["demo", "--count", "2", "--duration", "4", "--seed", "3"]) == 0
+    out = capsys.readouterr().out
+    for action in ("BootNotification", "StartTransaction", "StopTransaction", "GetConfiguration"):
+        assert re.search(rf"DEMO000\d  \S+  CALL  {action}  ", out), action
+    assert re.search(r"CS->CP  CALLRESULT  StartTransaction  \{\"transactionId\":1,", out)
+    assert "2 simulated, 2 booted" in out
+    assert re.search(r"errors\s+none", out)
+    assert re.search(r"central system: 2 boots accepted, \d+ transaction ids issued", out)
+
+
+def test_demo_through_the_console_script() -> None:
+    """The README's first command: the installed ``ocpp16 demo`` runs and exits 0."""
+    script = shutil.which("ocpp16", path=os.path.dirname(sys.executable))
+    assert script is not None
+    done = subprocess.run(
+        [script, "demo", "--duration", "7", "--count", "3"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    # The central system's script: a remote start and a Reset after which DEMO0002 boots again.
+    assert "CS->CP  CALL  RemoteStartTransaction" in done.stdout
+    assert "CS->CP  CALL  Reset" in done.stdout
+    boots = re.findall(r"(DEMO\d+)  CP->CS  CALL  BootNotification", done.stdout)
+    assert Counter(boots)["DEMO0002"] == 2
+    assert "3 simulated, 3 booted" in done.stdout
