@@ -100,7 +100,7 @@ async def test_summary_lists_counts_and_percentiles() -> None:
         result = await wait(run_simulation(quick(url, count=2, duration=1.5)))
     text = render(result)
     assert "2 simulated, 2 booted, 2 connected at peak" in text
-    assert re.search(r"transactions\s+\d+ started, \d+ stopped, [\d.]+ kWh delivered", text)
+    assert re.search(r"transactions\s+\d+ started, \d+ stopped, [\d,.]+ k?Wh delivered", text)
     assert re.search(r"errors\s+none", text)
     header = next(line for line in text.splitlines() if "p50" in line)
     assert re.search(r"action.*calls.*errors.*p50.*p95.*p99", header)
@@ -326,7 +326,13 @@ def test_demo_through_the_console_script() -> None:
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stderr
     # The central system's script: a remote start and a Reset after which DEMO0002 boots again.
-    assert "CS->CP  CALL  RemoteStartTransaction" in done.stdout
+    # A remote stop comes first only when DEMO0001 is charging at that moment.
+    stops = re.findall(r"CP->CS  CALLRESULT  RemoteStopTransaction  (.*)", done.stdout)
+    assert stops in ([], ['{"status":"Accepted"}'])
+    assert 'CP->CS  CALLRESULT  RemoteStartTransaction  {"status":"Accepted"}' in done.stdout
+    assert re.search(
+        r"CALL  StartTransaction  \{\"connectorId\":1,\"idTag\":\"DEMO-REMOTE\"", done.stdout
+    )
     assert "CS->CP  CALL  Reset" in done.stdout
     boots = re.findall(r"(DEMO\d+)  CP->CS  CALL  BootNotification", done.stdout)
     assert Counter(boots)["DEMO0002"] == 2

@@ -96,6 +96,10 @@ class CentralSystem:
     Attributes:
         transactions_started: Transaction ids handed out.
         boots: BootNotifications accepted.
+        running: The transactions running on each charge point, by id:
+            transaction id -> connector id.
+        statuses: The last status of each connector of each charge point, by id:
+            connector id -> status.
     """
 
     def __init__(
@@ -106,6 +110,8 @@ class CentralSystem:
         self._transaction_ids = itertools.count(1)
         self.transactions_started = 0
         self.boots = 0
+        self.running: dict[str, dict[int, int]] = {}
+        self.statuses: dict[str, dict[int, str]] = {}
         self.handlers: dict[str, Handler] = {
             # Core profile (OCPP 1.6 §4).
             "Authorize": self._authorize,
@@ -127,7 +133,30 @@ class CentralSystem:
 
     def attach(self, connection: ClientBase) -> None:
         """Answer the calls of one connection."""
-        for action, handler in self.handlers.items():
+        running = self.running.setdefault(connection.cp_id, {})
+
+        def start(request: dict[str, Any]) -> dict[str, Any]:
+            answer = self._start_transaction(request)
+            running[answer["transactionId"]] = request["connectorId"]
+            return answer
+
+        def stop(request: dict[str, Any]) -> dict[str, Any]:
+            running.pop(request["transactionId"], None)
+            return self._stop_transaction(request)
+
+        statuses = self.statuses.setdefault(connection.cp_id, {})
+
+        def status(request: dict[str, Any]) -> dict[str, Any]:
+            statuses[request["connectorId"]] = request["status"]
+            return {}
+
+        handlers = {
+            **self.handlers,
+            "StartTransaction": start,
+            "StatusNotification": status,
+            "StopTransaction": stop,
+        }
+        for action, handler in handlers.items():
             connection.on(action, handler)
 
     def authorize(self, cp_id: str, handshake: Handshake) -> bool:

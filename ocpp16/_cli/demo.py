@@ -23,20 +23,32 @@ from .simulate import ProgressView, SimResult, render_summary, run_simulation
 __all__ = ["run_demo"]
 
 
-async def _operator(connection: ClientBase, number: int, log: MessageLog) -> None:
+async def _operator(
+    connection: ClientBase, number: int, central: CentralSystem, log: MessageLog
+) -> None:
     """What the demo's central system asks of a charge point, a second or so apart."""
 
-    async def ask(action: str, payload: dict[str, Any]) -> None:
+    async def ask(action: str, payload: dict[str, Any]) -> dict[str, Any] | None:
         try:
-            await connection.call_request(action, payload)
+            return await connection.call_request(action, payload)
         except Ocpp16Error as exc:
             log.event(connection.cp_id, "error", f"{action}: {exc}")
+            return None
 
+    running = central.running.setdefault(connection.cp_id, {})
+    statuses = central.statuses.setdefault(connection.cp_id, {})
     await asyncio.sleep(1.0)
     await ask("GetConfiguration", {"key": ["HeartbeatInterval", "MeterValueSampleInterval"]})
     if number == 1:
         await asyncio.sleep(1.0)
-        await ask("RemoteStartTransaction", {"idTag": "DEMO-REMOTE"})
+        # Stop what it is charging, if anything, then start a session remotely.
+        for transaction_id in list(running):
+            await ask("RemoteStopTransaction", {"transactionId": transaction_id})
+        for _ in range(30):  # its StopTransaction and Available come within a moment
+            if not running and statuses.get(1) == "Available":
+                break
+            await asyncio.sleep(0.1)
+        await ask("RemoteStartTransaction", {"idTag": "DEMO-REMOTE", "connectorId": 1})
     elif number == 2:
         await asyncio.sleep(2.0)
         await ask("TriggerMessage", {"requestedMessage": "StatusNotification"})
@@ -83,7 +95,7 @@ async def run_demo(
                 log.attach(connection)
                 log.event(connection.cp_id, "connected")
             if connections <= count:  # not again after a Reset
-                task = asyncio.ensure_future(_operator(connection, connections, log))
+                task = asyncio.ensure_future(_operator(connection, connections, central, log))
                 operators.add(task)
                 task.add_done_callback(operators.discard)
 

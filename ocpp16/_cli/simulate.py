@@ -180,6 +180,10 @@ async def run_simulation(
     return SimResult(config, stats, loop.time() - started, peak, interrupted)
 
 
+def _energy(wh: int) -> str:
+    return f"{wh:,} Wh" if wh < 10_000 else f"{wh / 1000:,.1f} kWh"
+
+
 def _ms(value: float) -> str:
     return f"{value:,.1f}"
 
@@ -204,7 +208,7 @@ def render_summary(result: SimResult) -> Group:
     head.add_row(
         "transactions",
         f"{stats.transactions_started} started, {stats.transactions_stopped} stopped, "
-        f"{stats.energy_wh / 1000:,.1f} kWh delivered",
+        f"{_energy(stats.energy_wh)} delivered",
     )
     head.add_row(
         "calls",
