@@ -372,3 +372,39 @@ def test_a_long_line_stays_one_line_on_a_terminal() -> None:
     log, plain = log_to_string()
     log.message("CP1", "in", f'[2,"1","DataTransfer",{payload}]', {})
     assert "x" * 300 in plain.getvalue().replace("\n", "")
+
+
+def test_simulate_raises_the_open_file_limit_or_warns() -> None:
+    """Simulate raises a low soft limit of open files; past the hard limit it warns how to fix it."""
+    code = (
+        "import resource, sys\n"
+        "soft, hard = map(int, sys.argv[1:3])\n"
+        "resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))\n"
+        "from ocpp16._cli import main\n"
+        "from ocpp16._cli.commands import open_file_limit\n"
+        "print(open_file_limit(1000))\n"
+        "sys.exit(main(sys.argv[3:]))"
+    )
+    url = f"ws://127.0.0.1:{closed_port()}/ocpp"
+    args = ["simulate", url, "--count", "2000", "--json"]
+    done = subprocess.run(
+        [sys.executable, "-c", code, "256", "4096", *args],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+    )
+    assert done.stdout == "(1000, 1000)\n"
+    assert "warning" not in done.stderr and done.returncode == 1  # unreachable, said once
+    done = subprocess.run(
+        [sys.executable, "-c", code, "256", "512", *args],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+    )
+    assert done.stdout == "(512, 1000)\n"
+    warning, unreachable = done.stderr.splitlines()
+    assert warning == (
+        "ocpp16 simulate: warning: this process may open 512 files, and 2000 charge points "
+        "need about 2064; raise it with 'ulimit -n 2064'"
+    )
+    assert "could not connect" in unreachable

@@ -91,6 +91,28 @@ def _until_stopped(body: Callable[[asyncio.Event], Awaitable[T]]) -> T:
     return asyncio.run(main())
 
 
+def open_file_limit(needed: int) -> tuple[int, int]:
+    """Raise this process's soft limit of open files towards ``needed``, within the hard limit.
+
+    Each charge point holds a socket; a thousand of them go past the soft limit
+    of many systems (often 1,024).
+
+    Returns:
+        The soft limit now in force, and the number wanted.
+    """
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - Windows has no such limit to raise
+        return needed, needed
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        target = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    return (needed if soft == resource.RLIM_INFINITY else soft), needed
+
+
 def _console() -> Console:
     return Console(highlight=False)
 
@@ -125,6 +147,7 @@ def _serve(args: argparse.Namespace) -> int:
     )
     console = _console()
     err = Console(stderr=True, highlight=False)
+    open_file_limit(65_536)  # a socket per charge point: room for many
     try:
         return _until_stopped(
             lambda stop: run_server(config, stop, console=console, err=err, json_stream=sys.stdout)
@@ -170,6 +193,14 @@ def _simulate(args: argparse.Namespace) -> int:
     )
     console = _console()
     log = MessageLog("charge_point", console=console) if args.log and not args.json else None
+    # A socket per charge point, and a margin for the rest of the process.
+    limit, needed = open_file_limit(args.count + 64)
+    if limit < needed:
+        print(
+            f"ocpp16 simulate: warning: this process may open {limit} files, and "
+            f"{args.count} charge points need about {needed}; raise it with 'ulimit -n {needed}'",
+            file=sys.stderr,
+        )
 
     async def body(stop: asyncio.Event) -> int:
         if args.json:
