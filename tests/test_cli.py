@@ -33,6 +33,7 @@ def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
     """Run ``python -m ocpp16`` with ``args``, bounded in time."""
     return subprocess.run(
         [sys.executable, "-m", "ocpp16", *args],
+        stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
         timeout=TIMEOUT,

@@ -75,7 +75,9 @@ class Served:
 
 
 @asynccontextmanager
-async def serving(**options: Any) -> AsyncIterator[Served]:
+async def serving(
+    commands: asyncio.StreamReader | None = None, **options: Any
+) -> AsyncIterator[Served]:
     """Run ``ocpp16 serve`` in this event loop on 127.0.0.1, port 0."""
     out, err, stop = io.StringIO(), io.StringIO(), asyncio.Event()
     listening: asyncio.Future[int] = asyncio.get_running_loop().create_future()
@@ -88,6 +90,7 @@ async def serving(**options: Any) -> AsyncIterator[Served]:
             err=Console(file=err, width=300, highlight=False),
             json_stream=out,
             on_listening=listening.set_result,
+            commands=commands,
         )
     )
     await wait(asyncio.wait({task, listening}, return_when=asyncio.FIRST_COMPLETED))
@@ -227,6 +230,90 @@ async def test_a_bad_payload_shows_as_a_callerror_line() -> None:
     assert len(error) == 1 and "BootNotification" in error[0] and '"ProtocolError"' in error[0]
 
 
+# ---------------------------------------------------------------------- operator commands
+
+
+async def test_operator_commands_send_calls() -> None:
+    """A line CP_ID ACTION [JSON] on standard input sends that CALL; its answer prints as a line."""
+    reader = asyncio.StreamReader()
+    async with serving(commands=reader) as served:
+        client = Client("CP1")
+        resets: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+
+        @client.on("Reset")
+        def on_reset(request: dict[str, Any]) -> dict[str, Any]:
+            resets.put_nowait(request)
+            return {"status": "Accepted"}
+
+        await wait(client.connect(served.url))
+        for line in [
+            "",
+            "# a comment",
+            "help",
+            "list",
+            "CP1",
+            "CP1 Bogus",
+            "CP1 Heartbeat",
+            "CP9 Reset {}",
+            "CP1 Reset {not json",
+            "CP1 Reset [1]",
+            "CP1 Reset {}",  # strict validation: type is required
+            'CP1 Reset {"type": "Hard"}',
+        ]:
+            reader.feed_data(line.encode() + b"\n")
+        assert await wait(resets.get()) == {"type": "Hard"}
+        # Frames keep their order: once this answer is back, the Reset's result is printed.
+        await wait(client.call_request("Heartbeat", {}))
+        reader.feed_eof()
+        await client.close()
+    told = served.err.getvalue()
+    assert "commands: CP_ID ACTION [JSON payload] sends a CALL" in told
+    assert "connected: CP1" in told
+    assert "expected CP_ID ACTION [JSON payload], not 'CP1' (try 'help')" in told
+    assert "'Bogus' is not an OCPP 1.6 action" in told
+    assert "Heartbeat is sent by charge points, not to them" in told
+    assert "CP9 is not connected (connected: CP1)" in told
+    assert "the payload is not JSON: Expecting property name" in told
+    assert "the payload must be a JSON object, such as {}" in told
+    assert "CP1 Reset not sent: ProtocolError: $.type is required" in told
+    lines = served.out.getvalue()
+    assert re.search(r"CP1  CS->CP  CALL  Reset  \{\"type\":\"Hard\"\}", lines)
+    assert re.search(r"CP1  CP->CS  CALLRESULT  Reset  \{\"status\":\"Accepted\"\}", lines)
+    assert lines.count("CALL  Reset") == 1  # only the valid command went out
+
+
+async def test_operator_command_failures_are_told() -> None:
+    """A CALL that times out or whose connection closes is told to the operator."""
+    reader = asyncio.StreamReader()
+    async with serving(commands=reader) as served:
+        # A short handler_timeout: closing waits that long for the handler that never answers.
+        client = Client("CP1", validation="off", handler_timeout=0.1)
+        answered: asyncio.Queue[str] = asyncio.Queue()
+
+        @client.on("ClearCache")
+        async def slow(request: dict[str, Any]) -> dict[str, Any]:
+            answered.put_nowait("ClearCache")
+            await asyncio.Event().wait()  # never answers
+            return {}
+
+        @client.on("GetLocalListVersion")
+        def wrong(request: dict[str, Any]) -> dict[str, Any]:
+            answered.put_nowait("GetLocalListVersion")
+            return {"listVersion": "one"}  # breaks the response schema
+
+        await wait(client.connect(served.url))
+        reader.feed_data(b"CP1 GetLocalListVersion\nCP1 ClearCache\n")
+        assert {await wait(answered.get()), await wait(answered.get())} == {
+            "GetLocalListVersion",
+            "ClearCache",
+        }
+        await wait(client.call_request("Heartbeat", {}))
+        await client.close()
+    told = served.err.getvalue()
+    assert "CP1 GetLocalListVersion: the answer breaks its schema:" in told
+    assert "CP1 ClearCache: " in told and "1000" in told  # the connection closed under it
+
+
 # ---------------------------------------------------------------------- passwords
 
 
@@ -323,6 +410,7 @@ async def test_ctrl_c_stops_cleanly() -> None:
         "127.0.0.1",
         "--port",
         "0",
+        stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
@@ -335,14 +423,23 @@ async def test_ctrl_c_stops_cleanly() -> None:
         client.on("close", lambda code, reason: closed.done() or closed.set_result(code))
         await wait(client.connect(f"ws://127.0.0.1:{port}/ocpp"))
         await wait(client.call_request("BootNotification", REQUESTS["BootNotification"]))
+        # An operator command on standard input reaches the charge point.
+        reset: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        client.on("Reset", lambda request: reset.set_result(request) or {"status": "Accepted"})
+        assert process.stdin is not None
+        process.stdin.write(b'CP1 Reset {"type": "Soft"}\n')
+        await wait(process.stdin.drain())
+        assert await wait(reset) == {"type": "Soft"}
+        await wait(client.call_request("Heartbeat", {}))  # the Reset's answer is in before it
         process.send_signal(signal.SIGINT)
         assert await wait(closed) == 1001
         assert await wait(process.wait()) == 0
         out = (await process.stdout.read()).decode()
         err = (await process.stderr.read()).decode()
         assert "Traceback" not in err and "KeyboardInterrupt" not in err
-        assert "stopped; 1 charge points, 2 messages" in err
+        assert "stopped; 1 charge points, 6 messages" in err
         assert "CALL  BootNotification" in out
+        assert "CP1  CP->CS  CALLRESULT  Reset" in out
     finally:
         if process.returncode is None:
             process.kill()

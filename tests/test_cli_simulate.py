@@ -204,6 +204,7 @@ def serve_process(*args: str) -> Iterator[tuple[subprocess.Popen[str], int]]:
     """``python -m ocpp16 serve`` on 127.0.0.1, port 0; yields it and its port."""
     process = subprocess.Popen(
         [sys.executable, "-m", "ocpp16", "serve", "--host", "127.0.0.1", "--port", "0", *args],
+        stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -131,7 +131,10 @@ def build_parser() -> argparse.ArgumentParser:
         "Accepted, transaction ids counting up from 1, the current time. Each message "
         "prints as one line: time, charge point, direction, kind, action, payload.\n\n"
         "Charge points connect to ws://HOST:PORT/ANY/PATH/CP_ID (the last path segment "
-        "is the charge point id). Ctrl-C closes every connection (1001) and stops.",
+        "is the charge point id). Ctrl-C closes every connection (1001) and stops.\n\n"
+        "Type a command to send a CALL to a connected charge point: CP_ID ACTION [JSON "
+        "payload], such as 'CP0001 RemoteStartTransaction {\"idTag\": \"ABC123\"}'; 'list' "
+        "shows who is connected. The answer prints as a message line.",
         epilog="passwords file: one CP_ID:PASSWORD per line; '#' starts a comment. A "
         "hexadecimal password is an AuthorizationKey, accepted as the charger sends it "
         "(raw bytes or hex text). With passwords the server runs security profile 1, or 2 "
@@ -189,6 +192,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--json",
         action="store_true",
         help="print JSON lines (one object per message) instead of text",
+    )
+    serve.add_argument(
+        "--no-input",
+        action="store_true",
+        help="read no commands from standard input (by default each line CP_ID ACTION [JSON] "
+        "sends that CALL to a connected charge point; 'help' tells more)",
     )
     _verbosity(serve)
 

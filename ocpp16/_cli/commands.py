@@ -7,8 +7,10 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import signal
 import ssl as _ssl
+import stat
 import sys
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
@@ -120,6 +122,30 @@ def _console() -> Console:
 # ---------------------------------------------------------------------- serve
 
 
+async def _stdin_lines() -> asyncio.StreamReader | None:
+    """Standard input as a stream of lines, when it can be read without blocking the loop.
+
+    Not when it is a terminal this process does not own: a background job that
+    reads its terminal is stopped by SIGTTIN.
+    """
+    stdin = sys.stdin
+    if stdin is None or stdin.closed:  # pragma: no cover - pythonw, or closed by the caller
+        return None
+    try:
+        fd = stdin.fileno()
+        if os.isatty(fd):
+            if os.tcgetpgrp(fd) != os.getpgrp():
+                return None
+        elif not (stat.S_ISFIFO(os.fstat(fd).st_mode) or stat.S_ISSOCK(os.fstat(fd).st_mode)):
+            return None  # /dev/null, a regular file: nothing an event loop can wait on
+        reader = asyncio.StreamReader()
+        loop = asyncio.get_running_loop()
+        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), stdin)
+    except (OSError, ValueError, NotImplementedError):
+        return None  # a platform without pipe transports
+    return reader
+
+
 def _server_ssl(args: argparse.Namespace) -> _ssl.SSLContext | None:
     if args.tls_key and not args.tls_cert:
         raise _Usage("--tls-key needs --tls-cert")
@@ -148,10 +174,15 @@ def _serve(args: argparse.Namespace) -> int:
     console = _console()
     err = Console(stderr=True, highlight=False)
     open_file_limit(65_536)  # a socket per charge point: room for many
-    try:
-        return _until_stopped(
-            lambda stop: run_server(config, stop, console=console, err=err, json_stream=sys.stdout)
+
+    async def body(stop: asyncio.Event) -> int:
+        reader = None if args.no_input else await _stdin_lines()
+        return await run_server(
+            config, stop, console=console, err=err, json_stream=sys.stdout, commands=reader
         )
+
+    try:
+        return _until_stopped(body)
     except OSError as exc:
         raise OSError(
             exc.errno, f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}"

@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import ssl as _ssl
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Literal, TextIO
+from typing import Any, Literal, TextIO
 
 from rich.console import Console
 
-from ocpp16 import ClientBase, Handshake, Server
+from ocpp16 import (
+    CallTimeout,
+    ClientBase,
+    ConnectionClosed,
+    Handshake,
+    Server,
+    ValidationError,
+    schemas,
+)
 
 from .central import CentralSystem
 from .output import MessageLog
@@ -50,6 +59,7 @@ async def run_server(
     err: Console,
     json_stream: TextIO,
     on_listening: Callable[[int], None] | None = None,
+    commands: asyncio.StreamReader | None = None,
 ) -> int:
     """Serve until ``stop`` is set, then close every connection (1001) and return.
 
@@ -60,6 +70,8 @@ async def run_server(
         err: Where the banner and the closing line go.
         json_stream: Where JSON lines go, with ``config.json_lines``.
         on_listening: Called with the bound port once the server listens.
+        commands: Lines of operator commands (standard input), each sending a
+            CALL to a connected charge point: ``CP_ID ACTION [JSON]``.
 
     Returns:
         The exit status: 0.
@@ -110,9 +122,14 @@ async def run_server(
     )
     if on_listening is not None:
         on_listening(port)
+    reading = None
+    if commands is not None:
+        reading = asyncio.ensure_future(_read_commands(commands, server, err))
     try:
         await stop.wait()
     finally:
+        if reading is not None:
+            reading.cancel()
         await server.close()
     err.print(
         f"ocpp16 serve: stopped; {len(seen)} charge points, {log.messages:,} messages, "
@@ -121,3 +138,81 @@ async def run_server(
         soft_wrap=True,
     )
     return 0
+
+
+HELP = (
+    "commands: CP_ID ACTION [JSON payload] sends a CALL, such as\n"
+    '  CP0001 RemoteStartTransaction {"idTag": "ABC123"}\n'
+    '  CP0001 Reset {"type": "Soft"}\n'
+    "'list' shows the charge points connected, 'help' this text; the answer prints as a line."
+)
+
+
+async def _read_commands(reader: asyncio.StreamReader, server: Server, err: Console) -> None:
+    """Send the CALL of each operator command line until the input ends."""
+    pending: set[asyncio.Future[Any]] = set()
+    while line := await reader.readline():
+        reply = command(line.decode("utf-8", "replace").strip(), server, err, pending)
+        if reply:
+            err.print(reply, highlight=False, soft_wrap=True, markup=False)
+
+
+def command(
+    text: str, server: Server, err: Console, pending: set[asyncio.Future[Any]]
+) -> str | None:
+    """Carry out one operator command; return what to tell the operator, if anything.
+
+    Args:
+        text: The line, such as ``CP0001 Reset {"type": "Soft"}``.
+        server: The server whose charge points the command addresses.
+        err: Where the outcome of the CALL is told when it fails.
+        pending: The CALLs in flight, kept until they end.
+
+    Returns:
+        A message for the operator: help, the list of charge points, or why the
+        command was refused; ``None`` when the CALL went out (its answer prints
+        as a message line).
+    """
+    if not text or text.startswith("#"):
+        return None
+    if text == "help":
+        return HELP
+    if text == "list":
+        connected = ", ".join(sorted(server.clients)) or "none"
+        return f"connected: {connected}"
+    parts = text.split(None, 2)
+    if len(parts) < 2:
+        return f"expected CP_ID ACTION [JSON payload], not {text!r} (try 'help')"
+    cp_id, action = parts[0], parts[1]
+    schema = schemas.get(action)
+    if schema is None:
+        return f"{action!r} is not an OCPP 1.6 action"
+    if schema.direction == "cp_to_cs":
+        return f"{action} is sent by charge points, not to them"
+    try:
+        payload = json.loads(parts[2]) if len(parts) == 3 else {}
+    except ValueError as exc:
+        return f"the payload is not JSON: {exc}"
+    if not isinstance(payload, dict):
+        return "the payload must be a JSON object, such as {}"
+    connection = server.clients.get(cp_id)
+    if connection is None:
+        connected = ", ".join(sorted(server.clients)) or "none"
+        return f"{cp_id} is not connected (connected: {connected})"
+    future = connection.call_request(action, payload)
+    if future.done() and future.exception() is not None:
+        # Refused before it was sent: strict validation of the request.
+        return f"{cp_id} {action} not sent: {future.exception()}"
+    pending.add(future)
+
+    def done(future: asyncio.Future[Any]) -> None:
+        pending.discard(future)
+        error = None if future.cancelled() else future.exception()
+        # A CALLERROR prints as a message line; other failures print here.
+        if isinstance(error, ValidationError):
+            err.print(f"{cp_id} {action}: the answer breaks its schema: {error}", markup=False)
+        elif isinstance(error, (CallTimeout, ConnectionClosed)):
+            err.print(f"{cp_id} {action}: {error}", highlight=False, markup=False)
+
+    future.add_done_callback(done)
+    return None
