@@ -14,7 +14,7 @@ import asyncio
 import random
 import socket
 import ssl as _ssl
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -103,7 +103,7 @@ class _Connector:
     """One connector and the transaction on it, which outlives a connection."""
 
     id: int
-    meter_wh: int
+    meter_wh: float  # the energy delivered, exactly; the register shows whole Wh
     max_power_w: float
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     transaction_id: int | None = None
@@ -114,6 +114,11 @@ class _Connector:
     power_w: float = 0.0
     meter_start: int = 0
     status: str = "Available"
+
+    @property
+    def register(self) -> int:
+        """The energy register as the meter reads it, in whole Wh."""
+        return int(self.meter_wh)
 
 
 # OCPP 1.6 §9.1: the standard configuration keys this charger has: value, read-only.
@@ -222,7 +227,13 @@ class SimulatedChargePoint:
             for n in range(1, config.connectors + 1)
         ]
         heartbeat = config.heartbeat_interval
-        self.configuration = _initial_configuration(config, round(heartbeat or 60))
+        self.configuration = _initial_configuration(config, max(1, round(heartbeat or 60)))
+        # The keys hold whole seconds (OCPP 1.6 §9.1: integers); the intervals of the
+        # configuration may be shorter (--meter-interval 0.5). Each is used as given
+        # until the central system sets its key.
+        self._exact: dict[str, float] = {"MeterValueSampleInterval": config.meter_interval}
+        if heartbeat is not None:
+            self._exact["HeartbeatInterval"] = heartbeat
         self.id_tags = [f"TAG{index:05d}{n}" for n in range(3)]
         self.client: Client | None = None
         # Set when this charge point must leave its connection: the run is over
@@ -319,6 +330,7 @@ class SimulatedChargePoint:
             gate: Bounds the handshakes in flight across all charge points.
             client: A connection already open, to start with.
         """
+        loop = asyncio.get_running_loop()
         backoff = 1.0
         while not stop.is_set():
             if client is None:
@@ -328,8 +340,8 @@ class SimulatedChargePoint:
                     await _pause(stop, backoff * self.rng.uniform(0.5, 1.5))
                     backoff = min(backoff * 2, 30.0)
                     continue
-            backoff = 1.0
             self.stats.connected += 1
+            opened = loop.time()
             try:
                 await self._online(client, stop)
             finally:
@@ -337,6 +349,16 @@ class SimulatedChargePoint:
             client = None
             if self._leaving in ("HardReset", "SoftReset") and not stop.is_set():
                 await _pause(stop, self.rng.uniform(0.2, 1.0))  # reboot
+                backoff = 1.0
+            elif not stop.is_set():
+                # Dropped by the central system. A connection that lasted is retried
+                # at once; one that keeps dropping waits longer each time, so that a
+                # central system which accepts and closes is not hammered.
+                if loop.time() - opened >= 30.0:
+                    backoff = 1.0
+                else:
+                    await _pause(stop, backoff * self.rng.uniform(0.5, 1.5))
+                    backoff = min(backoff * 2, 30.0)
             self._leaving = None
             self._leave.clear()
 
@@ -434,7 +456,8 @@ class SimulatedChargePoint:
         return False
 
     def _interval(self, key: str) -> float:
-        return float(self.configuration[key][0])
+        exact = self._exact.get(key)
+        return exact if exact is not None else float(self.configuration[key][0])
 
     async def _heartbeats(self) -> None:
         while True:
@@ -470,7 +493,7 @@ class SimulatedChargePoint:
                     "timestamp": now_iso(),
                     "sampledValue": [
                         {
-                            "value": str(connector.meter_wh),
+                            "value": str(connector.register),
                             "context": "Sample.Periodic",
                             "measurand": "Energy.Active.Import.Register",
                             "unit": "Wh",
@@ -493,6 +516,10 @@ class SimulatedChargePoint:
 
     async def _sessions(self, connector: _Connector) -> None:
         """Charging sessions, one after the other, until the charge point leaves."""
+        # A wake-up left from the previous connection (the call to leave, set while
+        # this connector was not waiting) is spent: what a RemoteStart/StopTransaction
+        # asked for is in remote_id_tag and stop_reason, not in the event.
+        connector.wake.clear()
         while self._leaving is None:
             if connector.transaction_id is None and not await self._begin(connector):
                 continue
@@ -520,7 +547,7 @@ class SimulatedChargePoint:
             {
                 "connectorId": connector.id,
                 "idTag": id_tag,
-                "meterStart": connector.meter_wh,
+                "meterStart": connector.register,
                 "timestamp": now_iso(),
             },
         )
@@ -528,7 +555,7 @@ class SimulatedChargePoint:
             await self._status(connector.id, "Available")
             return False
         connector.transaction_id = answer["transactionId"]
-        connector.meter_start = connector.meter_wh
+        connector.meter_start = connector.register
         connector.id_tag = id_tag
         connector.stop_reason = None
         self.stats.transactions_started += 1
@@ -545,22 +572,24 @@ class SimulatedChargePoint:
         loop = asyncio.get_running_loop()
         now = loop.time()
         end = now + self.config.session * self.rng.uniform(0.5, 1.5)
-        last = now
-        next_sample = now + self._interval("MeterValueSampleInterval")
+        last = last_sample = now
         while connector.stop_reason is None and self._leaving is None:
+            # Read at every turn: a new MeterValueSampleInterval or charging limit
+            # wakes the connector (_nudge) and applies from then on.
+            next_sample = last_sample + self._interval("MeterValueSampleInterval")
             limit = connector.limit_w if connector.limit_w is not None else connector.max_power_w
             connector.power_w = min(limit, connector.max_power_w) * self.rng.uniform(0.92, 1.0)
             woken = await _pause(connector.wake, min(next_sample, end) - loop.time())
             connector.wake.clear()
             now = loop.time()
-            connector.meter_wh += round(connector.power_w * (now - last) / 3600)
+            connector.meter_wh += connector.power_w * (now - last) / 3600
             last = now
             if woken:
                 continue
             if now >= end:
                 connector.stop_reason = "EVDisconnected"
             elif now >= next_sample:
-                next_sample = now + self._interval("MeterValueSampleInterval")
+                last_sample = now
                 await self._meter_values(connector)
         connector.power_w = 0.0
 
@@ -572,13 +601,13 @@ class SimulatedChargePoint:
         reason = connector.stop_reason or self._leaving or "Local"
         payload: dict[str, Any] = {
             "transactionId": transaction_id,
-            "meterStop": connector.meter_wh,
+            "meterStop": connector.register,
             "timestamp": now_iso(),
             "reason": reason,
         }
         if connector.id_tag is not None:
             payload["idTag"] = connector.id_tag
-        meter_stop = connector.meter_wh
+        meter_stop = connector.register
         answer = await self.call("StopTransaction", payload)
         if answer is None:
             return  # the connection is going; the transaction stays open
@@ -608,8 +637,22 @@ class SimulatedChargePoint:
 
     def _set(self, key: str, value: str) -> None:
         self.configuration[key] = (value, self.configuration[key][1])
+        self._exact.pop(key, None)
         if key == "HeartbeatInterval":
             self._heartbeat_changed.set()
+        elif key == "MeterValueSampleInterval":
+            self._nudge(self.connectors)  # the new interval counts from the last sample
+
+    def _nudge(self, connectors: Sequence[_Connector | None]) -> None:
+        """Wake the charging ``connectors``, so that a new interval or limit applies at once."""
+        for connector in connectors:
+            if (
+                connector is not None
+                and connector.transaction_id is not None
+                and connector.stop_reason is None
+                and self._leaving is None
+            ):
+                connector.wake.set()
 
     def _reset(self, request: dict[str, Any]) -> dict[str, Any]:
         # OCPP 1.6 §5.14: stop the transactions (reason HardReset/SoftReset), then reboot.
@@ -704,6 +747,9 @@ class SimulatedChargePoint:
         targets = self.connectors if connector_id == 0 else [self._connector(connector_id)]
         if any(c is None for c in targets):
             return {"status": "Rejected"}
+        if profile["chargingProfilePurpose"] == "ChargePointMaxProfile" and connector_id != 0:
+            # OCPP 1.6 §3.13.1: a ChargePointMaxProfile is set on connector 0 only.
+            return {"status": "Rejected"}
         if profile["chargingProfilePurpose"] == "TxProfile" and (
             connector_id == 0 or all(c is None or c.transaction_id is None for c in targets)
         ):
@@ -718,6 +764,7 @@ class SimulatedChargePoint:
         for connector in targets:
             if connector is not None:
                 connector.limit_w = limit
+        self._nudge(targets)
         return {"status": "Accepted"}
 
     def _clear_charging_profile(self, request: dict[str, Any]) -> dict[str, Any]:
@@ -730,6 +777,7 @@ class SimulatedChargePoint:
             ):
                 connector.limit_w = None
                 cleared = True
+                self._nudge([connector])
         return {"status": "Accepted" if cleared else "Unknown"}
 
     def _trigger_message(self, request: dict[str, Any]) -> dict[str, Any]:
