@@ -7,6 +7,7 @@ import ast
 import importlib
 import io
 import json
+import logging
 import os
 import re
 import shutil
@@ -409,3 +410,12 @@ def test_simulate_raises_the_open_file_limit_or_warns() -> None:
         "need about 2064; raise it with 'ulimit -n 2064'"
     )
     assert "could not connect" in unreachable
+
+
+def test_main_leaves_the_logger_as_it_found_it(capsys: pytest.CaptureFixture[str]) -> None:
+    """Running the command in-process adds no lasting handler to, nor changes the level of, 'ocpp16'."""
+    logger = logging.getLogger("ocpp16")
+    handlers, level = list(logger.handlers), logger.level
+    assert main(["simulate", f"ws://127.0.0.1:{closed_port()}/ocpp", "-vv", "--json"]) == 1
+    assert logger.handlers == handlers and logger.level == level
+    assert "could not connect" in capsys.readouterr().err

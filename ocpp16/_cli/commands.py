@@ -12,7 +12,7 @@ import signal
 import ssl as _ssl
 import stat
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import TypeVar
 
 from rich.console import Console
@@ -37,8 +37,12 @@ class _Usage(Exception):
 
 def run(args: argparse.Namespace) -> int:
     """Run the parsed command and return its exit status."""
-    _logging(args.verbose)
     prog = f"ocpp16 {args.command}"
+    with _logging(args.verbose):
+        return _run(args, prog)
+
+
+def _run(args: argparse.Namespace, prog: str) -> int:
     try:
         if args.command == "serve":
             return _serve(args)
@@ -59,13 +63,25 @@ def run(args: argparse.Namespace) -> int:
         return 130
 
 
-def _logging(verbose: int) -> None:
+@contextlib.contextmanager
+def _logging(verbose: int) -> Iterator[None]:
+    """Show the ``ocpp16`` logger on stderr while the command runs, then put it back.
+
+    ``main`` may run inside a larger program (or a test session); its handler
+    and level must not outlive it.
+    """
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logger = logging.getLogger("ocpp16")
+    previous = logger.level
     logger.addHandler(handler)
     logger.setLevel(level)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(previous)
 
 
 def _until_stopped(body: Callable[[asyncio.Event], Awaitable[T]]) -> T:
