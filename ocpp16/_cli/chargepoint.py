@@ -16,7 +16,7 @@ import socket
 import ssl as _ssl
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, get_args
 
 from ocpp16 import (
     CallTimeout,
@@ -26,6 +26,7 @@ from ocpp16 import (
     HandshakeError,
     OcppError,
 )
+from ocpp16.types import MessageTrigger
 
 from .stats import Stats, now_iso
 
@@ -167,17 +168,8 @@ _BOOLEAN_KEYS = frozenset(
         "UnlockConnectorOnEVSideDisconnect",
     }
 )
-# OCPP 1.6 §5.17: what TriggerMessage may ask for, all of which this charger sends.
-_TRIGGERABLE = frozenset(
-    {
-        "BootNotification",
-        "DiagnosticsStatusNotification",
-        "FirmwareStatusNotification",
-        "Heartbeat",
-        "MeterValues",
-        "StatusNotification",
-    }
-)
+# OCPP 1.6 §5.17 and §7.32: what TriggerMessage may ask for, all of which this charger sends.
+_TRIGGERABLE = frozenset(get_args(MessageTrigger))
 
 
 async def _pause(event: asyncio.Event, seconds: float) -> bool:
