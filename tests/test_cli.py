@@ -419,3 +419,11 @@ def test_main_leaves_the_logger_as_it_found_it(capsys: pytest.CaptureFixture[str
     assert main(["simulate", f"ws://127.0.0.1:{closed_port()}/ocpp", "-vv", "--json"]) == 1
     assert logger.handlers == handlers and logger.level == level
     assert "could not connect" in capsys.readouterr().err
+
+
+def test_readme_first_command_is_install_and_demo() -> None:
+    """The README's first command installs the package with the cli extra and runs the demo."""
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    first = re.search(r"```sh\n(.*?)\n```", readme, re.DOTALL)
+    assert first is not None
+    assert first.group(1).strip() == 'pip install ".[cli]" && ocpp16 demo'

@@ -157,8 +157,8 @@ async def _stdin_lines() -> asyncio.StreamReader | None:
         reader = asyncio.StreamReader()
         loop = asyncio.get_running_loop()
         await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), stdin)
-    except (OSError, ValueError, NotImplementedError):
-        return None  # a platform without pipe transports
+    except (OSError, ValueError, NotImplementedError, AttributeError):
+        return None  # Windows: no os.tcgetpgrp, no pipe transport for standard input
     return reader
 
 
