@@ -338,3 +338,71 @@ def test_demo_through_the_console_script() -> None:
     boots = re.findall(r"(DEMO\d+)  CP->CS  CALL  BootNotification", done.stdout)
     assert Counter(boots)["DEMO0002"] == 2
     assert "3 simulated, 3 booted" in done.stdout
+
+
+async def test_simulated_charge_points_at_a_mobilityhouse_central() -> None:
+    """The simulator's messages and answers pass another implementation's validation (mobilityhouse ocpp)."""
+    from ocpp.v16 import call
+    from websockets.asyncio.server import ServerConnection
+    from websockets.asyncio.server import serve as ws_serve
+
+    from .test_interop import MhCentral
+
+    centrals: list[MhCentral] = []
+    first_status = asyncio.Event()
+    starts: list[asyncio.Task[None]] = []
+
+    async def handler(ws: ServerConnection) -> None:
+        path = ws.request.path if ws.request is not None else ""
+        central = MhCentral(path.rsplit("/", 1)[-1], ws)
+        centrals.append(central)
+        start = asyncio.create_task(central.start())
+        starts.append(start)
+        await asyncio.wait([start])
+
+    answers: dict[str, Any] = {}
+
+    async def operator() -> None:
+        # mobilityhouse, as the central system, calls the first charge point once it is up.
+        await centrals[0].status_seen.wait()
+        answers["GetConfiguration"] = await centrals[0].call(
+            call.GetConfiguration(key=["HeartbeatInterval", "Nope"])
+        )
+        answers["TriggerMessage"] = await centrals[0].call(
+            call.TriggerMessage(requested_message="StatusNotification")
+        )
+        answers["ChangeConfiguration"] = await centrals[0].call(
+            call.ChangeConfiguration(key="MeterValueSampleInterval", value="2")
+        )
+
+    def tick(stats: Any, elapsed: float) -> None:
+        if centrals and centrals[0].status_seen.is_set():
+            first_status.set()
+
+    ws_server = await ws_serve(handler, "127.0.0.1", 0, subprotocols=["ocpp1.6"])  # type: ignore[list-item]
+    try:
+        port = ws_server.sockets[0].getsockname()[1]
+        config = quick(f"ws://127.0.0.1:{port}/ocpp", meter_interval=1, session=1.5, idle=0.3)
+        operating = asyncio.ensure_future(wait(first_status.wait()))
+        simulation = asyncio.ensure_future(run_simulation(config, on_tick=tick, tick=0.05))
+        await wait(operating)
+        await wait(operator())
+        result = await wait(simulation)
+    finally:
+        ws_server.close()
+        await wait(ws_server.wait_closed())
+        await wait(asyncio.gather(*starts, return_exceptions=True))
+    stats = result.stats
+    assert stats.error_count == 0, stats.error_kinds  # mobilityhouse refused nothing
+    assert stats.booted == 3 and stats.transactions_stopped == stats.transactions_started > 0
+    for action in ("BootNotification", "StatusNotification", "StartTransaction", "StopTransaction"):
+        assert all(action in central.received for central in centrals), action
+    assert any("MeterValues" in central.received for central in centrals)
+    configuration = answers["GetConfiguration"]
+    assert [k["key"] for k in configuration.configuration_key] == ["HeartbeatInterval"]
+    assert configuration.unknown_key == ["Nope"]
+    assert answers["TriggerMessage"].status == "Accepted"
+    assert answers["ChangeConfiguration"].status == "Accepted"
+    assert stats.received == Counter(
+        {"GetConfiguration": 1, "TriggerMessage": 1, "ChangeConfiguration": 1}
+    )
