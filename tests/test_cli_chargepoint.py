@@ -1037,3 +1037,15 @@ async def test_a_central_system_that_keeps_dropping_is_not_hammered(server: Serv
     assert opened[1] - opened[0] >= 0.5
     assert opened[2] - opened[1] >= 1.0
     assert stats.error_kinds["connection closed by the central system"] >= 2
+
+
+async def test_websocket_ping_interval_applies_to_the_next_connection(server: Server) -> None:
+    """OCPP 1.6 §9.1: WebSocketPingInterval 0 sends no pings; a new value applies after a reboot."""
+    async with simulated(server) as sim:
+        await sim.wire.booted()
+        assert sim.cp.client is not None and sim.cp.client.ping_interval is None
+        change = {"key": "WebSocketPingInterval", "value": "30"}
+        assert await sim.wire.send("ChangeConfiguration", change) == {"status": "Accepted"}
+        assert await sim.wire.send("Reset", {"type": "Soft"}) == {"status": "Accepted"}
+        await sim.wire.booted(2)
+        assert sim.cp.client is not None and sim.cp.client.ping_interval == 30

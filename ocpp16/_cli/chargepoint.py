@@ -242,13 +242,14 @@ class SimulatedChargePoint:
     def _new_client(self) -> Client:
         config = self.config
         password = (config.passwords or {}).get(self.cp_id, config.password)
+        # OCPP 1.6 §9.1 WebSocketPingInterval: 0 (the default here) sends no pings;
+        # a value the central system sets applies from the next connection.
+        ping = int(self.configuration["WebSocketPingInterval"][0])
         client = Client(
             self.cp_id,
             password=password,
             call_timeout=config.call_timeout,
-            # Keepalive is the central system's to ask for (WebSocketPingInterval);
-            # a thousand charge points pinging is load the run did not ask for.
-            ping_interval=None,
+            ping_interval=ping or None,
         )
         handlers: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
             "CancelReservation": lambda r: {"status": "Rejected"},
