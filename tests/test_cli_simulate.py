@@ -406,3 +406,12 @@ async def test_simulated_charge_points_at_a_mobilityhouse_central() -> None:
     assert stats.received == Counter(
         {"GetConfiguration": 1, "TriggerMessage": 1, "ChangeConfiguration": 1}
     )
+
+
+def test_demo_quiet_prints_the_summary_only(capsys: pytest.CaptureFixture[str]) -> None:
+    """``ocpp16 demo --quiet`` prints no message lines, only the summary."""
+    assert main(["demo", "--count", "1", "--duration", "1.5", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "CALL" not in out
+    assert "1 simulated, 1 booted" in out
+    assert re.search(r"central system: 1 boots accepted, \d+ transaction ids issued\n", out)

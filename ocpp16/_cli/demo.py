@@ -125,7 +125,8 @@ async def run_demo(
     console.print(render_summary(result))
     console.print(
         f"central system: {central.boots} boots accepted, "
-        f"{central.transactions_started} transaction ids issued, {log.messages:,} messages",
+        f"{central.transactions_started} transaction ids issued"
+        + ("" if quiet else f", {log.messages:,} messages"),
         highlight=False,
     )
     return result
