@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-from ocpp16 import ClientBase, Server
+from ocpp16 import ClientBase, OcppError, Server
 from ocpp16._cli.central import CentralSystem
 from ocpp16._cli.chargepoint import SimConfig, SimulatedChargePoint
 from ocpp16._cli.stats import Stats, now_iso
@@ -1049,3 +1049,152 @@ async def test_websocket_ping_interval_applies_to_the_next_connection(server: Se
         assert await sim.wire.send("Reset", {"type": "Soft"}) == {"status": "Accepted"}
         await sim.wire.booted(2)
         assert sim.cp.client is not None and sim.cp.client.ping_interval == 30
+
+
+async def test_inoperative_connector_reports_unavailable_and_takes_no_session(
+    server: Server,
+) -> None:
+    """OCPP 1.6 §5.2: an idle connector made Inoperative reports Unavailable and starts nothing."""
+    async with simulated(server, idle=0.05) as sim:
+        wire = sim.wire
+        await wire.booted()
+        start = wire.mark()
+        request = {"connectorId": 1, "type": "Inoperative"}
+        # The idle connector may be starting a session of its own: then the change waits.
+        answer = await wire.send("ChangeAvailability", request)
+        if answer == {"status": "Scheduled"}:
+            await wire.send("RemoteStopTransaction", {"transactionId": 1})
+        await wire.call("StatusNotification", _connector(1, "Unavailable"), start=start)
+        unavailable = wire.mark()
+        remote = await wire.send("RemoteStartTransaction", {"idTag": "R", "connectorId": 1})
+        assert remote == {"status": "Rejected"}
+        # Ten idle periods pass: no Authorize, no StartTransaction on it.
+        await wire.send("GetLocalListVersion", {})
+        assert wire.calls("Authorize", start=unavailable) == []
+        back = wire.mark()
+        request = {"connectorId": 1, "type": "Operative"}
+        assert await wire.send("ChangeAvailability", request) == {"status": "Accepted"}
+        await wire.call("StatusNotification", _connector(1, "Available"), start=back)
+        await wire.call("Authorize", start=back)  # sessions start again
+
+
+async def test_scheduled_inoperative_applies_when_the_transaction_ends(server: Server) -> None:
+    """OCPP 1.6 §5.2: Inoperative during a transaction is Scheduled, then Unavailable after it."""
+    async with simulated(server) as sim:
+        wire = sim.wire
+        await wire.booted()
+        transaction_id, _ = await _remote_start(wire)
+        request = {"connectorId": 0, "type": "Inoperative"}
+        assert await wire.send("ChangeAvailability", request) == {"status": "Scheduled"}
+        start = wire.mark()
+        assert await wire.send("RemoteStopTransaction", {"transactionId": transaction_id}) == {
+            "status": "Accepted"
+        }
+        await wire.call("StopTransaction", start=start)
+        await wire.call("StatusNotification", _connector(1, "Finishing"), start=start)
+        await wire.call("StatusNotification", _connector(1, "Unavailable"), start=start)
+
+
+async def test_stop_transaction_refused_is_retried_then_given_up(server: Server) -> None:
+    """OCPP 1.6 §4.10: a refused StopTransaction is sent TransactionMessageAttempts times, no more."""
+    attempts: list[float] = []
+    loop = asyncio.get_running_loop()
+
+    def refuse(request: dict[str, Any]) -> dict[str, Any]:
+        attempts.append(loop.time())
+        raise OcppError("InternalError", "database down")
+
+    async with simulated(server, handlers={"StopTransaction": refuse}, errors_expected=True) as sim:
+        wire = sim.wire
+        await wire.booted()
+        for key, value in (
+            ("TransactionMessageAttempts", "3"),
+            ("TransactionMessageRetryInterval", "1"),
+        ):
+            change = {"key": key, "value": value}
+            assert await wire.send("ChangeConfiguration", change) == {"status": "Accepted"}
+        transaction_id, _ = await _remote_start(wire)
+        start = wire.mark()
+        await wire.send("RemoteStopTransaction", {"transactionId": transaction_id})
+        await wire.call("StatusNotification", _connector(1, "Available"), start=start)
+        assert len(wire.calls("StopTransaction", start=start)) == 3
+        # Waits of 1 s, then 2 s: the retry interval times the attempts so far.
+        assert attempts[1] - attempts[0] >= 0.9 and attempts[2] - attempts[1] >= 1.9
+    assert sim.stats.error_kinds["CALLERROR InternalError"] == 3
+    assert sim.stats.error_kinds["StopTransaction given up after 3 attempts"] == 1
+    assert (sim.stats.transactions_stopped, sim.stats.active_transactions) == (0, 0)
+
+
+async def test_connection_lost_during_stop_transaction_does_not_spin(server: Server) -> None:
+    """A connection closed while StopTransaction awaits its answer: the stop goes out on the next one."""
+    dropped = asyncio.Event()
+    connections: list[ClientBase] = []
+    server.on("connection", connections.append)
+
+    async def drop_once(request: dict[str, Any]) -> dict[str, Any]:
+        if not dropped.is_set():
+            dropped.set()
+            await connections[-1].close(1011)
+        return {}
+
+    async with simulated(
+        server, handlers={"StopTransaction": drop_once}, errors_expected=True
+    ) as sim:
+        wire = sim.wire
+        await wire.booted()
+        transaction_id, _ = await _remote_start(wire)
+        await wire.send("RemoteStopTransaction", {"transactionId": transaction_id})
+        await wait(dropped.wait())
+        await wire.booted(2)
+        _, stop = await wire.call("StopTransaction", connection=2)
+        assert (stop["transactionId"], stop["reason"]) == (transaction_id, "Remote")
+        await wire.call("StatusNotification", _connector(1, "Available"), connection=2)
+    assert sim.stats.transactions_stopped == 1 and sim.stats.active_transactions == 0
+
+
+async def test_long_id_keeps_the_serial_number_valid(server: Server) -> None:
+    """CiString25: a charge point id longer than 25 characters is cut in chargePointSerialNumber."""
+    async with simulated(server, prefix="X" * 30) as sim:
+        _, boot = await sim.wire.call("BootNotification")
+        assert boot["chargePointSerialNumber"] == "X" * 25
+        assert sim.stats.booted == 1 or await sim.wire.booted() is None
+
+
+async def test_negative_limit_is_rejected(server: Server) -> None:
+    """A charging limit below zero is Rejected, so the energy register never runs backwards."""
+    async with simulated(server) as sim:
+        await sim.wire.booted()
+        request = {"connectorId": 0, "csChargingProfiles": _profile("ChargePointMaxProfile", -5000)}
+        assert await sim.wire.send("SetChargingProfile", request) == {"status": "Rejected"}
+
+
+async def test_triggered_meter_values_say_trigger(server: Server) -> None:
+    """OCPP 1.6 §7.35: MeterValues sent for a TriggerMessage carry the context Trigger."""
+    async with simulated(server) as sim:
+        await sim.wire.booted()
+        start = sim.wire.mark()
+        request = {"requestedMessage": "MeterValues", "connectorId": 1}
+        assert await sim.wire.send("TriggerMessage", request) == {"status": "Accepted"}
+        _, payload = await sim.wire.call("MeterValues", start=start)
+        contexts = {v["context"] for v in payload["meterValue"][0]["sampledValue"]}
+        assert contexts == {"Trigger"}
+
+
+async def test_remote_start_while_a_driver_authorizes_is_rejected(server: Server) -> None:
+    """A RemoteStartTransaction while the connector's own driver is being authorized is Rejected."""
+    authorizing = asyncio.Event()
+    release = asyncio.Event()
+
+    async def slow_authorize(request: dict[str, Any]) -> dict[str, Any]:
+        authorizing.set()
+        await release.wait()
+        return {"idTagInfo": {"status": "Accepted"}}
+
+    async with simulated(server, idle=0.05, handlers={"Authorize": slow_authorize}) as sim:
+        await sim.wire.booted()
+        await wait(authorizing.wait())
+        remote = await sim.wire.send("RemoteStartTransaction", {"idTag": "R"})
+        release.set()
+        assert remote == {"status": "Rejected"}
+        _, start = await sim.wire.call("StartTransaction")
+        assert start["idTag"] != "R"

@@ -92,6 +92,8 @@ def describe_connect_error(exc: BaseException) -> str:
         return "no answer to the opening handshake in time"
     if isinstance(exc, socket.gaierror):
         return f"cannot resolve the host name ({exc.strerror})"
+    if isinstance(exc, ConnectionResetError):
+        return "connection reset by the server (does it speak WebSocket, and TLS for wss://?)"
     if isinstance(exc, ConnectionRefusedError):
         return "connection refused (is the central system running, on that port?)"
     if isinstance(exc, OSError):
@@ -115,6 +117,9 @@ class _Connector:
     power_w: float = 0.0
     meter_start: int = 0
     status: str = "Available"
+    available: bool = True  # ChangeAvailability: Operative (True) or Inoperative
+    available_next: bool | None = None  # a change Scheduled until the transaction ends
+    starting: bool = False  # between a driver's Authorize and the StartTransaction answer
 
     @property
     def register(self) -> int:
@@ -170,6 +175,11 @@ _BOOLEAN_KEYS = frozenset(
 )
 # OCPP 1.6 §5.17 and §7.32: what TriggerMessage may ask for, all of which this charger sends.
 _TRIGGERABLE = frozenset(get_args(MessageTrigger))
+
+
+def _availability(connector: _Connector) -> str:
+    """The status of an idle connector: Available, or Unavailable when Inoperative."""
+    return "Available" if connector.available else "Unavailable"
 
 
 async def _pause(event: asyncio.Event, seconds: float) -> bool:
@@ -383,6 +393,7 @@ class SimulatedChargePoint:
                 self.stats.error("(connection)", "connection closed by the central system")
                 return
             self._leaving = self._leaving or "Local"
+            self._leave.set()  # cuts short the pauses between StopTransaction attempts
             # Stop the transactions on the way out: "Local" at the end of the run,
             # "HardReset"/"SoftReset" for a Reset (OCPP 1.6 §5.14).
             for connector in self.connectors:
@@ -430,7 +441,8 @@ class SimulatedChargePoint:
                 {
                     "chargePointVendor": "ocpp16",
                     "chargePointModel": "Simulator",
-                    "chargePointSerialNumber": self.cp_id,
+                    # CiString25 (OCPP 1.6 §6.3): a long id is cut, not sent invalid.
+                    "chargePointSerialNumber": self.cp_id[:25],
                     "firmwareVersion": "1.0",
                 },
             )
@@ -478,7 +490,7 @@ class SimulatedChargePoint:
         for connector in self.connectors:
             await self._status(connector.id, connector.status)
 
-    async def _meter_values(self, connector: _Connector) -> None:
+    async def _meter_values(self, connector: _Connector, context: str = "Sample.Periodic") -> None:
         payload: dict[str, Any] = {
             "connectorId": connector.id,
             "meterValue": [
@@ -487,13 +499,13 @@ class SimulatedChargePoint:
                     "sampledValue": [
                         {
                             "value": str(connector.register),
-                            "context": "Sample.Periodic",
+                            "context": context,
                             "measurand": "Energy.Active.Import.Register",
                             "unit": "Wh",
                         },
                         {
                             "value": f"{connector.power_w:.0f}",
-                            "context": "Sample.Periodic",
+                            "context": context,
                             "measurand": "Power.Active.Import",
                             "unit": "W",
                         },
@@ -517,7 +529,10 @@ class SimulatedChargePoint:
             if connector.transaction_id is None and not await self._begin(connector):
                 continue
             await self._charge(connector)
-            await self._end(connector)
+            if not await self._end(connector):
+                # The connection went with the StopTransaction in flight: it is sent
+                # again on the next connection (the transaction stays open till then).
+                return
 
     async def _begin(self, connector: _Connector) -> bool:
         """Wait for a driver (or a RemoteStartTransaction) and start a transaction."""
@@ -526,9 +541,16 @@ class SimulatedChargePoint:
             await _pause(connector.wake, self.config.idle * self.rng.uniform(0.5, 1.5))
             connector.wake.clear()
             remote = connector.remote_id_tag
-        if self._leaving is not None:
-            return False
+        if self._leaving is not None or not connector.available:
+            return False  # an Inoperative connector takes no driver
         connector.remote_id_tag = None
+        connector.starting = True
+        try:
+            return await self._start(connector, remote)
+        finally:
+            connector.starting = False
+
+    async def _start(self, connector: _Connector, remote: str | None) -> bool:
         id_tag = remote or self.rng.choice(self.id_tags)
         if remote is None:
             answer = await self.call("Authorize", {"idTag": id_tag})
@@ -586,11 +608,21 @@ class SimulatedChargePoint:
                 await self._meter_values(connector)
         connector.power_w = 0.0
 
-    async def _end(self, connector: _Connector) -> None:
-        """Send StopTransaction for the connector's transaction."""
+    async def _end(self, connector: _Connector) -> bool:
+        """Send StopTransaction for the connector's transaction.
+
+        OCPP 1.6 §4.10: a StopTransaction the central system fails to process is
+        sent again, up to TransactionMessageAttempts times in all, waiting
+        TransactionMessageRetryInterval times the number of attempts so far;
+        then it is given up (and counted so).
+
+        Returns:
+            False when the connection closed before the answer: the transaction
+            stays open, to be stopped on the next connection.
+        """
         transaction_id = connector.transaction_id
         if transaction_id is None:
-            return
+            return True
         reason = connector.stop_reason or self._leaving or "Local"
         payload: dict[str, Any] = {
             "transactionId": transaction_id,
@@ -601,19 +633,31 @@ class SimulatedChargePoint:
         if connector.id_tag is not None:
             payload["idTag"] = connector.id_tag
         meter_stop = connector.register
-        answer = await self.call("StopTransaction", payload)
-        if answer is None:
-            return  # the connection is going; the transaction stays open
+        attempts = max(1, int(self.configuration["TransactionMessageAttempts"][0]))
+        retry = float(self.configuration["TransactionMessageRetryInterval"][0])
+        for attempt in range(1, attempts + 1):
+            client = self.client
+            answer = await self.call("StopTransaction", payload)
+            if answer is not None:
+                break
+            if client is None or not client.is_open:
+                return False
+            if attempt < attempts:
+                await _pause(self._leave, retry * attempt)
+        else:
+            self.stats.error("(transaction)", f"StopTransaction given up after {attempts} attempts")
         connector.transaction_id = None
         connector.stop_reason = None
-        self.stats.transactions_stopped += 1
+        if answer is not None:
+            self.stats.transactions_stopped += 1
         self.stats.active_transactions -= 1
         self.stats.energy_wh += meter_stop - connector.meter_start
         if self._leaving is None:
             await self._status(connector.id, "Finishing")
-            await self._status(connector.id, "Available")
+            await self._available_or_not(connector)
         else:
-            connector.status = "Available"  # reported when it next boots
+            connector.status = "Available" if connector.available else "Unavailable"
+        return True
 
     # ------------------------------------------------------------------ the central system's calls
 
@@ -663,6 +707,8 @@ class SimulatedChargePoint:
                 connector is not None
                 and connector.transaction_id is None
                 and connector.remote_id_tag is None
+                and not connector.starting
+                and connector.available
                 and self._leaving is None
             ):
                 connector.remote_id_tag = request["idTag"]
@@ -692,14 +738,32 @@ class SimulatedChargePoint:
         connector_id = request["connectorId"]
         if connector_id != 0 and self._connector(connector_id) is None:
             return {"status": "Rejected"}
-        busy = [c for c in self.connectors if c.transaction_id is not None]
-        if request["type"] == "Inoperative" and (
-            (connector_id == 0 and busy)
-            or (connector_id and self.connectors[connector_id - 1].transaction_id is not None)
-        ):
-            # OCPP 1.6 §5.2: a connector in a transaction changes once it ends.
-            return {"status": "Scheduled"}
-        return {"status": "Accepted"}
+        operative = request["type"] == "Operative"
+        targets = self.connectors if connector_id == 0 else [self.connectors[connector_id - 1]]
+        scheduled = False
+        for connector in targets:
+            if connector.transaction_id is not None or connector.starting:
+                # OCPP 1.6 §5.2: a connector in a transaction changes once it ends;
+                # asking for what it is already cancels a change still to come.
+                if connector.available == operative:
+                    connector.available_next = None
+                else:
+                    connector.available_next = operative
+                    scheduled = True
+            elif connector.available != operative:
+                connector.available = operative
+                self._later(self._status(connector.id, _availability(connector)))
+                connector.wake.set()
+        if connector_id == 0 and not scheduled:
+            self._later(self._status(0, "Available" if operative else "Unavailable"))
+        return {"status": "Scheduled" if scheduled else "Accepted"}
+
+    async def _available_or_not(self, connector: _Connector) -> None:
+        """After a transaction: apply a Scheduled availability change, and report the status."""
+        if connector.available_next is not None:
+            connector.available = connector.available_next
+            connector.available_next = None
+        await self._status(connector.id, _availability(connector))
 
     def _get_configuration(self, request: dict[str, Any]) -> dict[str, Any]:
         keys = request.get("key")
@@ -752,6 +816,8 @@ class SimulatedChargePoint:
         schedule = profile["chargingSchedule"]
         first = schedule["chargingSchedulePeriod"][0]
         limit = float(first["limit"])
+        if limit < 0:
+            return {"status": "Rejected"}  # a charging limit below zero means nothing
         if schedule["chargingRateUnit"] == "A":
             limit *= _VOLTAGE * first.get("numberPhases", 3)
         for connector in targets:
@@ -801,6 +867,7 @@ class SimulatedChargePoint:
                     await self._status(0, "Available")
         elif message == "MeterValues":
             for connector in chosen:
-                await self._meter_values(connector)
+                # OCPP 1.6 §7.35 ReadingContext: "Trigger", for a TriggerMessage.
+                await self._meter_values(connector, context="Trigger")
         else:  # DiagnosticsStatusNotification, FirmwareStatusNotification
             await self.call(message, {"status": "Idle"})
