@@ -118,6 +118,7 @@ def test_console_script_is_installed() -> None:
         (["simulate"], "the following arguments are required: URL"),
         (["simulate", "http://example.com/ocpp"], "is not a WebSocket URL"),
         (["simulate", "ws://"], "is not a WebSocket URL"),
+        (["simulate", "ws://[::1"], "'ws://[::1' is not a URL: Invalid IPv6 URL"),
         (["simulate", "ws://host:99999/"], "has a bad port"),
         (["simulate", "ws://h/", "--count", "0"], "count must be from 1 to 100000, not 0"),
         (["simulate", "ws://h/", "--duration", "-1"], "seconds must be more than 0, not -1"),
@@ -333,14 +334,60 @@ def test_charge_point_side_reverses_directions() -> None:
     assert "  CP->CS  CALL  Heartbeat  {}" in out.getvalue()
 
 
-def test_answer_to_an_unknown_call_and_a_bad_frame() -> None:
-    """A result for no known CALL shows action "?"; a frame that is not OCPP is said so."""
+def test_answer_to_an_unknown_call_and_frames_that_are_not_ocpp() -> None:
+    """A result for no known CALL shows action "?"; a frame that is not OCPP prints no message line."""
     log, out = log_to_string()
     log.message("CP1", "in", '[3,"77",{}]', {})
-    log.message("CP1", "in", "[9]", {})
+    for frame in ["[9]", '[2,"x"]', '[3,"y"]', '[4,"z","a"]', "{}", "garbage", "[", "[2,1,2,3,4]"]:
+        log.message("CP1", "in", frame, {})
+    # NaN and Infinity are not JSON; the library refuses such a frame, and so does the log.
+    log.message("CP1", "in", '[2,"n","DataTransfer",{"x":Infinity}]', {})
+    log.message("CP1", "in", '[2,"deep","DataTransfer",' + "[" * 100_000 + "]", {})
     lines = out.getvalue().splitlines()
-    assert "CALLRESULT  ?  {}" in lines[0]
-    assert "bad_message  not an OCPP frame: '[9]'" in lines[1]
+    assert len(lines) == 1 and "CALLRESULT  ?  {}" in lines[0]
+    assert log.messages == 1
+
+
+def test_what_a_peer_chose_cannot_break_or_forge_a_line() -> None:
+    """Newlines and escape sequences in an id, a close reason or a payload are escaped."""
+    log, out = log_to_string()
+    forged = "CP\n12:00:00.000  FAKE\x1b[31m"
+    log.message(forged, "in", '[2,"1","DataTransfer",{"vendorId":"a\u2028b"}]', {})
+    log.event(forged, "closed", "code 1000 bye\nINJECTED\x1b[2J")
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 2
+    assert "\x1b" not in out.getvalue() and "\u2028" not in out.getvalue()
+    assert "CP\\n12:00:00.000  FAKE\\x1b[31m  CP->CS  CALL  DataTransfer" in lines[0]
+    assert '{"vendorId":"a\\u2028b"}' in lines[0]
+    assert lines[1].endswith("closed  code 1000 bye\\nINJECTED\\x1b[2J")
+    json_log, json_out = log_to_string(json_lines=True)
+    json_log.event(forged, "closed", "bye\nINJECTED")
+    assert len(json_out.getvalue().splitlines()) == 1
+
+
+def test_a_closed_output_stops_printing_and_says_so() -> None:
+    """A broken pipe (``serve | head``) stops the log and calls back once; nothing escapes."""
+
+    class Closed(io.StringIO):
+        def write(self, text: str) -> int:
+            raise BrokenPipeError
+
+    told: list[str] = []
+    stream = Closed()
+    log = MessageLog(
+        "central",
+        console=Console(file=io.StringIO()),
+        json_stream=stream,
+        on_closed_output=lambda: told.append("closed"),
+    )
+    original = os.dup(1)
+    try:
+        log.message("CP1", "in", '[2,"1","Heartbeat",{}]', {})
+        log.message("CP1", "in", '[2,"2","Heartbeat",{}]', {})
+    finally:
+        os.dup2(original, 1)  # the log sends stdout to /dev/null once the pipe is gone
+        os.close(original)
+    assert told == ["closed"] and log.closed_output
 
 
 def test_json_lines() -> None:

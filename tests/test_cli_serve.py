@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import json
+import os
 import re
 import signal
 import ssl
@@ -27,7 +29,7 @@ from ocpp16._cli.central import (
     charge_point_actions,
     read_passwords,
 )
-from ocpp16._cli.serve import ServeConfig, run_server
+from ocpp16._cli.serve import CannotListen, ServeConfig, run_server
 from ocpp16.security import client_ssl_context, server_ssl_context
 
 from .conftest import TIMEOUT, wait
@@ -444,3 +446,134 @@ async def test_ctrl_c_stops_cleanly() -> None:
         if process.returncode is None:
             process.kill()
             await process.wait()
+
+
+def _serve_process_args() -> list[str]:
+    return [sys.executable, "-m", "ocpp16", "serve", "--host", "127.0.0.1", "--port", "0"]
+
+
+async def _banner_port(process: asyncio.subprocess.Process) -> int:
+    assert process.stderr is not None
+    banner = (await wait(process.stderr.readline())).decode()
+    found = re.search(r"127\.0\.0\.1:(\d+)/", banner)
+    assert found, banner
+    return int(found.group(1))
+
+
+async def test_closed_output_stops_serve_cleanly() -> None:
+    """``ocpp16 serve | head -1``: once the reader is gone, serve closes (1001) and exits 0."""
+    read_end, write_end = os.pipe()
+    process = await asyncio.create_subprocess_exec(
+        *_serve_process_args(),
+        "--no-input",
+        stdout=write_end,
+        stderr=subprocess.PIPE,
+    )
+    os.close(write_end)
+    try:
+        port = await _banner_port(process)
+        client = Client("CP1")
+        closed: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        client.on("close", lambda code, reason: closed.done() or closed.set_result(code))
+        await wait(client.connect(f"ws://127.0.0.1:{port}/ocpp"))
+        # The "connected" line arrives; then the reader goes, as `head -1` does.
+        line = await wait(asyncio.to_thread(os.read, read_end, 4096))
+        assert b"CP1  connected" in line
+        os.close(read_end)
+        async with asyncio.timeout(TIMEOUT):
+            while not closed.done():  # each message line meets the closed pipe
+                with contextlib.suppress(Exception):
+                    await client.call_request("Heartbeat", {})
+        assert closed.result() == 1001
+        assert await wait(process.wait()) == 0
+        assert process.stderr is not None
+        err = (await process.stderr.read()).decode()
+        assert "Traceback" not in err and "Exception" not in err, err
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+
+
+async def test_second_ctrl_c_quits_at_once() -> None:
+    """A second Ctrl-C ends serve at once (130), though a peer stalls the clean close."""
+    process = await asyncio.create_subprocess_exec(
+        *_serve_process_args(),
+        "--no-input",
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        port = await _banner_port(process)
+        # A peer that opens the WebSocket and then never reads: the closing handshake
+        # with it waits out close_timeout (10 s).
+        reader, writer = await wait(asyncio.open_connection("127.0.0.1", port))
+        writer.write(
+            b"GET /ocpp/STUCK HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+            b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+            b"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: ocpp1.6\r\n\r\n"
+        )
+        assert b"101" in await wait(reader.readline())
+        assert process.stderr is not None
+        process.send_signal(signal.SIGINT)
+        stopping = (await wait(process.stderr.readline())).decode()
+        assert stopping == "ocpp16 serve: stopping (Ctrl-C again quits at once)\n"
+        loop = asyncio.get_running_loop()
+        sent = loop.time()
+        process.send_signal(signal.SIGINT)
+        assert await wait(process.wait()) == 130
+        assert loop.time() - sent < 5  # not the 10 s of close_timeout
+        rest = (await process.stderr.read()).decode()
+        assert rest == "ocpp16 serve: interrupted\n"
+        writer.close()
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+
+
+async def test_an_overlong_command_line_is_refused_and_reading_goes_on() -> None:
+    """A command line past the reader's limit is refused in one line; the next ones still work."""
+    reader = asyncio.StreamReader(limit=1024)
+    async with serving(commands=reader) as served:
+        client = Client("CP1")
+        resets: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        client.on("Reset", lambda request: resets.put_nowait(request) or {"status": "Accepted"})
+        await wait(client.connect(served.url))
+        reader.feed_data(b"CP1 DataTransfer " + b"x" * 5000 + b"\n")
+        reader.feed_data(b'CP1 Reset {"type": "Soft"}\n')
+        assert await wait(resets.get()) == {"type": "Soft"}
+        await client.close()
+    assert "a command line that long is refused; it was not sent" in served.err.getvalue()
+
+
+async def test_ipv6_banner_has_brackets() -> None:
+    """The banner writes an IPv6 address as a URL needs it: in brackets."""
+    out, err, stop = io.StringIO(), io.StringIO(), asyncio.Event()
+    listening: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+    config = ServeConfig(host="::1", port=0)
+    task = asyncio.create_task(
+        run_server(
+            config,
+            stop,
+            console=Console(file=out),
+            err=Console(file=err, width=300),
+            json_stream=out,
+            on_listening=listening.set_result,
+        )
+    )
+    await wait(asyncio.wait({task, listening}, return_when=asyncio.FIRST_COMPLETED))
+    if task.done():
+        with pytest.raises(CannotListen):
+            task.result()
+        pytest.skip("no IPv6 loopback on this machine")
+    stop.set()
+    assert await wait(task) == 0
+    assert f"listening on ws://[::1]:{listening.result()}/" in err.getvalue()
+
+
+def test_passwords_file_with_a_byte_order_mark_and_spaces(tmp_path: Path) -> None:
+    """A BOM (as some editors save) and spaces around the colon are not part of id or password."""
+    path = tmp_path / "passwords.txt"
+    path.write_bytes("\ufeffCP1:secret\r\nCP2 : other \r\n".encode())
+    assert read_passwords(str(path)) == {"CP1": "secret", "CP2": "other"}

@@ -415,3 +415,65 @@ def test_demo_quiet_prints_the_summary_only(capsys: pytest.CaptureFixture[str]) 
     assert "CALL" not in out
     assert "1 simulated, 1 booted" in out
     assert re.search(r"central system: 1 boots accepted, \d+ transaction ids issued\n", out)
+
+
+async def test_stop_before_the_first_connection_is_an_interruption() -> None:
+    """Ctrl-C while the first handshake hangs ends the run at once, as an interruption."""
+    from ocpp16._cli.simulate import Interrupted
+
+    accepted = asyncio.Event()
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        accepted.set()  # the TCP connection is up; the HTTP upgrade is never answered
+        await reader.read()
+        writer.close()
+
+    tcp = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = tcp.sockets[0].getsockname()[1]
+    stop = asyncio.Event()
+    try:
+        running = asyncio.ensure_future(
+            run_simulation(quick(f"ws://127.0.0.1:{port}/ocpp"), stop=stop)
+        )
+        await wait(accepted.wait())
+        stop.set()
+        with pytest.raises(Interrupted):
+            await wait(running)  # well before the 10 s handshake timeout
+    finally:
+        tcp.close()
+        await tcp.wait_closed()
+
+
+async def test_stop_during_the_ramp_connects_no_more() -> None:
+    """Ctrl-C while charge points are still connecting: those not yet connected give up."""
+    release = asyncio.Event()
+
+    async with central() as (server, url, seen):
+
+        async def gate(cp_id: str, handshake: Any) -> bool:
+            if cp_id != "SIM0001":
+                await release.wait()  # every other handshake hangs until the end
+            return True
+
+        server.on("authorization", gate)
+        stop = asyncio.Event()
+
+        def tick(stats: Any, elapsed: float) -> None:
+            if stats.booted == 1:
+                stop.set()
+
+        config = quick(url, count=6, duration=60, connect_concurrency=2)
+        result = await wait(run_simulation(config, stop=stop, on_tick=tick, tick=0.05))
+        release.set()
+    assert result.interrupted and result.stats.booted == 1 and result.peak_connected == 1
+    assert seen["BootNotification"] == 1
+
+
+def test_unreachable_prints_no_banner(capsys: pytest.CaptureFixture[str]) -> None:
+    """Without --json too, an unreachable central system is the one line on stderr, nothing else."""
+    from .test_cli import closed_port
+
+    assert main(["simulate", f"ws://127.0.0.1:{closed_port()}/ocpp"]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.count("\n") == 1 and "could not connect" in captured.err

@@ -58,7 +58,10 @@ def _seconds(text: str) -> float:
 
 
 def _url(text: str) -> str:
-    parts = urlsplit(text)
+    try:
+        parts = urlsplit(text)
+    except ValueError as exc:  # such as an unclosed IPv6 bracket
+        raise argparse.ArgumentTypeError(f"{text!r} is not a URL: {exc}") from None
     if parts.scheme not in ("ws", "wss") or not parts.hostname:
         raise argparse.ArgumentTypeError(
             f"{text!r} is not a WebSocket URL: expected ws://HOST[:PORT]/PATH or wss://..."

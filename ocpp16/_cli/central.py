@@ -32,7 +32,8 @@ def read_passwords(path: str) -> dict[str, str]:
     """Read a passwords file: one ``CP_ID:PASSWORD`` per line.
 
     Blank lines and lines starting with ``#`` are skipped. The password is
-    everything after the first colon, kept as written.
+    everything after the first colon; spaces around the id and the password
+    are not part of them.
 
     Args:
         path: The file.
@@ -44,7 +45,9 @@ def read_passwords(path: str) -> dict[str, str]:
         PasswordFileError: The file cannot be read, or a line is not ``id:password``.
     """
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        # utf-8-sig: a file saved by an editor that writes a byte order mark still
+        # reads its first id right.
+        text = Path(path).read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise PasswordFileError(f"cannot read passwords file {path}: {exc}") from None
     passwords: dict[str, str] = {}
@@ -53,6 +56,7 @@ def read_passwords(path: str) -> dict[str, str]:
         if not line or line.startswith("#"):
             continue
         cp_id, sep, password = line.partition(":")
+        cp_id, password = cp_id.strip(), password.strip()
         if not sep or not cp_id or not password:
             raise PasswordFileError(
                 f"{path}, line {number}: expected CP_ID:PASSWORD, got {line[:40]!r}"

@@ -323,6 +323,21 @@ class SimulatedChargePoint:
         self.connects += 1
         return client
 
+    async def _connect_unless(self, stop: asyncio.Event, gate: asyncio.Semaphore) -> Client | None:
+        """Connect, unless ``stop`` is set first (Ctrl-C during the ramp): then ``None``."""
+        connecting = asyncio.ensure_future(self.connect(gate))
+        stopping = asyncio.ensure_future(stop.wait())
+        try:
+            await asyncio.wait({connecting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopping.cancel()
+            if not connecting.done():
+                connecting.cancel()
+                await asyncio.wait({connecting})
+        if connecting.cancelled():
+            return None
+        return connecting.result()
+
     async def run(
         self, stop: asyncio.Event, gate: asyncio.Semaphore, client: Client | None = None
     ) -> None:
@@ -338,11 +353,13 @@ class SimulatedChargePoint:
         while not stop.is_set():
             if client is None:
                 try:
-                    client = await self.connect(gate)
+                    client = await self._connect_unless(stop, gate)
                 except (HandshakeError, OSError, TimeoutError):
                     await _pause(stop, backoff * self.rng.uniform(0.5, 1.5))
                     backoff = min(backoff * 2, 30.0)
                     continue
+                if client is None:
+                    break  # stopped while connecting
             self.stats.connected += 1
             opened = loop.time()
             try:

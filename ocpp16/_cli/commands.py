@@ -23,8 +23,8 @@ from .central import PasswordFileError, read_passwords
 from .chargepoint import SimConfig
 from .demo import run_demo
 from .output import MessageLog
-from .serve import ServeConfig, run_server
-from .simulate import ProgressView, Unreachable, render_summary, run_simulation
+from .serve import CannotListen, ServeConfig, run_server
+from .simulate import Interrupted, ProgressView, Unreachable, render_summary, run_simulation
 
 __all__ = ["run"]
 
@@ -52,12 +52,12 @@ def _run(args: argparse.Namespace, prog: str) -> int:
     except _Usage as exc:
         print(f"{prog}: error: {exc} (see '{prog} --help')", file=sys.stderr)
         return 2
-    except Unreachable as exc:
+    except (Unreachable, CannotListen) as exc:
         print(f"{prog}: {exc}", file=sys.stderr)
         return 1
-    except OSError as exc:  # binding the port
-        print(f"{prog}: {exc.strerror or exc}", file=sys.stderr)
-        return 1
+    except Interrupted:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 130
     except KeyboardInterrupt:  # a second Ctrl-C, while the first was stopping cleanly
         print(f"{prog}: interrupted", file=sys.stderr)
         return 130
@@ -84,10 +84,11 @@ def _logging(verbose: int) -> Iterator[None]:
         logger.setLevel(previous)
 
 
-def _until_stopped(body: Callable[[asyncio.Event], Awaitable[T]]) -> T:
+def _until_stopped(prog: str, body: Callable[[asyncio.Event], Awaitable[T]]) -> T:
     """Run ``body(stop)`` in a new event loop; the first Ctrl-C (or SIGTERM) sets ``stop``.
 
-    A second Ctrl-C raises ``KeyboardInterrupt`` at once, for a run that does not stop.
+    A second one ends the process at once (exit status 130), for a stop that takes
+    too long.
     """
 
     async def main() -> T:
@@ -97,8 +98,18 @@ def _until_stopped(body: Callable[[asyncio.Event], Awaitable[T]]) -> T:
 
         def first() -> None:
             stop.set()
+            with contextlib.suppress(Exception):
+                print(f"{prog}: stopping (Ctrl-C again quits at once)", file=sys.stderr, flush=True)
             for signum in signals:
-                loop.remove_signal_handler(signum)
+                loop.add_signal_handler(signum, second)
+
+        def second() -> None:
+            # Stopping cleanly takes as long as the slowest peer's close handshake;
+            # whoever presses Ctrl-C twice wants out now.
+            with contextlib.suppress(Exception):
+                print(f"{prog}: interrupted", file=sys.stderr, flush=True)
+                sys.stdout.flush()
+            os._exit(130)
 
         for signum in signals:
             # On Windows, or off the main thread, there is no handler: Ctrl-C interrupts at once.
@@ -154,7 +165,8 @@ async def _stdin_lines() -> asyncio.StreamReader | None:
                 return None
         elif not (stat.S_ISFIFO(os.fstat(fd).st_mode) or stat.S_ISSOCK(os.fstat(fd).st_mode)):
             return None  # /dev/null, a regular file: nothing an event loop can wait on
-        reader = asyncio.StreamReader()
+        # Lines up to the largest message the library takes (1 MiB by default).
+        reader = asyncio.StreamReader(limit=2**20)
         loop = asyncio.get_running_loop()
         await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), stdin)
     except (OSError, ValueError, NotImplementedError, AttributeError):
@@ -198,11 +210,12 @@ def _serve(args: argparse.Namespace) -> int:
         )
 
     try:
-        return _until_stopped(body)
-    except OSError as exc:
-        raise OSError(
-            exc.errno, f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}"
-        ) from None
+        return _until_stopped("ocpp16 serve", body)
+    finally:
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            # The pipe transport made standard input non-blocking; a terminal is
+            # shared with the shell, which expects it blocking again.
+            os.set_blocking(sys.stdin.fileno(), True)
 
 
 # ---------------------------------------------------------------------- simulate
@@ -262,22 +275,29 @@ def _simulate(args: argparse.Namespace) -> int:
             }
             print(json.dumps(summary))
         else:
-            console.print(
-                f"ocpp16 simulate: {config.count} charge points against {config.url} for "
-                f"{config.duration:g} s. Ctrl-C ends early.",
-                soft_wrap=True,
-            )
+
+            def started() -> None:
+                # Said once the central system answered: an unreachable one is one line.
+                console.print(
+                    f"ocpp16 simulate: {config.count} charge points against {config.url} for "
+                    f"{config.duration:g} s. Ctrl-C ends early.",
+                    soft_wrap=True,
+                )
+
+            if log is not None:
+                log.on_closed_output = stop.set
             with ProgressView(console, config.count, config.duration) as view:
                 result = await run_simulation(
                     config,
                     stop=stop,
                     on_connection=log.attach if log is not None else None,
                     on_tick=view.update,
+                    on_started=started,
                 )
             console.print(render_summary(result))
         return 1 if result.stats.error_count else 0
 
-    return _until_stopped(body)
+    return _until_stopped("ocpp16 simulate", body)
 
 
 # ---------------------------------------------------------------------- demo
@@ -297,4 +317,4 @@ def _demo(args: argparse.Namespace) -> int:
         )
         return 0
 
-    return _until_stopped(body)
+    return _until_stopped("ocpp16 demo", body)

@@ -80,7 +80,7 @@ async def run_demo(
         What the charge points did.
     """
     central = CentralSystem(heartbeat_interval=3)
-    log = MessageLog("central", console=console)
+    log = MessageLog("central", console=console, on_closed_output=stop.set)
     operators: set[asyncio.Task[None]] = set()
     connections = 0
 

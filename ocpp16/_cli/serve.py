@@ -24,7 +24,11 @@ from ocpp16 import (
 from .central import CentralSystem
 from .output import MessageLog
 
-__all__ = ["ServeConfig", "run_server"]
+__all__ = ["CannotListen", "ServeConfig", "run_server"]
+
+
+class CannotListen(Exception):
+    """The server could not bind its address; the message says which, and why."""
 
 
 @dataclass
@@ -77,7 +81,7 @@ async def run_server(
         The exit status: 0.
 
     Raises:
-        OSError: The address could not be bound.
+        CannotListen: The address could not be bound.
     """
     central = CentralSystem(
         heartbeat_interval=config.heartbeat_interval, passwords=config.passwords
@@ -86,7 +90,11 @@ async def run_server(
     profile = 0 if config.passwords is None else (2 if config.ssl is not None else 1)
     server = Server(security_profile=profile, validation=config.validation)
     log = MessageLog(
-        "central", console=console, json_stream=json_stream if config.json_lines else None
+        "central",
+        console=console,
+        json_stream=json_stream if config.json_lines else None,
+        # `ocpp16 serve | head`: once the reader is gone, stop as Ctrl-C does.
+        on_closed_output=stop.set,
     )
     seen: set[str] = set()
 
@@ -111,11 +119,17 @@ async def run_server(
         where = f"{address[0]}:{address[1]}" if isinstance(address, tuple) else str(address)
         log.event(connection.cp_id, "connected", f"from {where}")
 
-    port = await server.listen(config.port, host=config.host, ssl=config.ssl)
+    try:
+        port = await server.listen(config.port, host=config.host, ssl=config.ssl)
+    except OSError as exc:
+        raise CannotListen(
+            f"cannot listen on {config.host}:{config.port}: {exc.strerror or exc}"
+        ) from None
     scheme = "wss" if config.ssl is not None else "ws"
+    host = f"[{config.host}]" if ":" in config.host else config.host
     auth = "charge points in the passwords file" if config.passwords else "every charge point"
     err.print(
-        f"ocpp16 serve: listening on {scheme}://{config.host}:{port}/ (accepting {auth}); "
+        f"ocpp16 serve: listening on {scheme}://{host}:{port}/ (accepting {auth}); "
         f"connect to {scheme}://HOST:{port}/ANY/PATH/CP_ID. Ctrl-C stops.",
         highlight=False,
         soft_wrap=True,
@@ -151,8 +165,15 @@ HELP = (
 async def _read_commands(reader: asyncio.StreamReader, server: Server, err: Console) -> None:
     """Send the CALL of each operator command line until the input ends."""
     pending: set[asyncio.Future[Any]] = set()
-    while line := await reader.readline():
-        reply = command(line.decode("utf-8", "replace").strip(), server, err, pending)
+    while True:
+        try:
+            line = await reader.readline()
+        except ValueError:  # longer than the reader's limit; the rest of it is dropped
+            reply: str | None = "a command line that long is refused; it was not sent"
+        else:
+            if not line:
+                return
+            reply = command(line.decode("utf-8", "replace").strip(), server, err, pending)
         if reply:
             err.print(reply, highlight=False, soft_wrap=True, markup=False)
 

@@ -16,11 +16,22 @@ from ocpp16 import ClientBase, HandshakeError
 from .chargepoint import SimConfig, SimulatedChargePoint, describe_connect_error
 from .stats import Stats
 
-__all__ = ["ProgressView", "SimResult", "Unreachable", "render_summary", "run_simulation"]
+__all__ = [
+    "Interrupted",
+    "ProgressView",
+    "SimResult",
+    "Unreachable",
+    "render_summary",
+    "run_simulation",
+]
 
 
 class Unreachable(Exception):
     """The first charge point could not connect; the message says why, in one line."""
+
+
+class Interrupted(Exception):
+    """The run was stopped before its first charge point had connected."""
 
 
 @dataclass
@@ -111,6 +122,7 @@ async def run_simulation(
     on_connection: Callable[[ClientBase], None] | None = None,
     on_tick: Callable[[Stats, float], None] | None = None,
     tick: float = 0.5,
+    on_started: Callable[[], None] | None = None,
 ) -> SimResult:
     """Run ``config.count`` charge points for ``config.duration`` seconds.
 
@@ -124,12 +136,14 @@ async def run_simulation(
         on_connection: Called with each new connection before it opens.
         on_tick: Called every ``tick`` seconds with the counters and the elapsed time.
         tick: Seconds between ``on_tick`` calls.
+        on_started: Called once the first charge point has connected.
 
     Returns:
         What the run did.
 
     Raises:
         Unreachable: The first charge point could not connect.
+        Interrupted: ``stop`` was set before it did.
     """
     loop = asyncio.get_running_loop()
     stats = Stats()
@@ -139,8 +153,18 @@ async def run_simulation(
         SimulatedChargePoint(index, config, stats, on_connection=on_connection)
         for index in range(1, config.count + 1)
     ]
+    connecting = asyncio.ensure_future(points[0].connect(gate))
+    stopping = asyncio.ensure_future(stop.wait())
     try:
-        first = await points[0].connect(gate)
+        await asyncio.wait({connecting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopping.cancel()
+    if not connecting.done():
+        connecting.cancel()
+        await asyncio.wait({connecting})
+        raise Interrupted("stopped before the first charge point connected")
+    try:
+        first = connecting.result()
     except (HandshakeError, OSError, TimeoutError) as exc:
         hint = ""
         if isinstance(exc, HandshakeError) and exc.status == 401:
@@ -149,6 +173,8 @@ async def run_simulation(
             f"{points[0].cp_id} could not connect to {config.url}: "
             f"{describe_connect_error(exc)}{hint}"
         ) from None
+    if on_started is not None:
+        on_started()
     started = loop.time()
     timer = loop.call_later(config.duration, stop.set)
     interrupted = False
