@@ -367,10 +367,24 @@ async def test_passwords_admit_listed_charge_points_only() -> None:
         anonymous = Client("CP1")
         with pytest.raises(HandshakeError):
             await wait(anonymous.connect(served.url))
+        other = Client("CP2")
+        # A Basic-auth user name that is not the id in the URL (the white paper anchors it).
+        with pytest.raises(HandshakeError):
+            await wait(
+                other.connect(served.url, headers={"Authorization": _basic("CP1", "plain secret")})
+            )
     text = served.out.getvalue()
-    assert "CP1  refused  HTTP 401: wrong password" in text
+    assert "CP1  refused  HTTP 401: wrong password (from 127.0.0.1:" in text
     assert "CP9  refused  HTTP 401: unknown charge point" in text
+    assert "CP1  refused  HTTP 401: no Basic-auth credentials" in text
+    assert "CP2  refused  HTTP 401: the Basic-auth user name is not the charge point id" in text
     assert "accepting charge points in the passwords file" in served.err.getvalue()
+
+
+def _basic(user: str, password: str) -> str:
+    import base64
+
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
 
 
 # ---------------------------------------------------------------------- TLS

@@ -86,9 +86,12 @@ async def run_server(
     central = CentralSystem(
         heartbeat_interval=config.heartbeat_interval, passwords=config.passwords
     )
-    # Security white paper: passwords make profile 1, or 2 over TLS.
-    profile = 0 if config.passwords is None else (2 if config.ssl is not None else 1)
-    server = Server(security_profile=profile, validation=config.validation)
+    # Passwords make security profile 1, or 2 over TLS. The Server runs with profile 0
+    # all the same: with 1 or 2 it would refuse a handshake whose Basic-auth user is
+    # missing or not the id before any listener ran, and serve could not say so. The
+    # listener below checks the same (central.authorize anchors the user name on
+    # the id), and prints every refusal with its reason.
+    server = Server(validation=config.validation)
     log = MessageLog(
         "central",
         console=console,
@@ -104,8 +107,17 @@ async def run_server(
         def authorize(cp_id: str, handshake: Handshake) -> bool:
             accepted = central.authorize(cp_id, handshake)
             if not accepted:
-                why = "unknown charge point" if cp_id not in passwords else "wrong password"
-                log.event(cp_id, "refused", f"HTTP 401: {why} (from {handshake.remote_address})")
+                if handshake.password is None:
+                    why = "no Basic-auth credentials"
+                elif handshake.username != cp_id:
+                    why = "the Basic-auth user name is not the charge point id"
+                elif cp_id not in passwords:
+                    why = "unknown charge point"
+                else:
+                    why = "wrong password"
+                address = handshake.remote_address
+                where = f"{address[0]}:{address[1]}" if isinstance(address, tuple) else address
+                log.event(cp_id, "refused", f"HTTP 401: {why} (from {where})")
             return accepted
 
         server.on("authorization", authorize)
