@@ -462,6 +462,13 @@ class ClientBase(_SafeEmitter):
                     else:
                         await asyncio.wait((waiting,))
                 except asyncio.CancelledError:
+                    # Unwind the send where it waits rather than drop it there: its
+                    # frames include websockets' send_context, an async generator
+                    # that, closed mid-await, stays "running" until the garbage
+                    # collector meets it and the loop reports "aclose(): asynchronous
+                    # generator is already running".
+                    with contextlib.suppress(BaseException):
+                        send.throw(asyncio.CancelledError())
                     send.close()
                     raise
                 try:

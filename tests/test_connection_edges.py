@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import logging
 import os
 import ssl
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -409,3 +411,33 @@ async def _first_client(server: Server) -> ClientBase:
     while not server.clients:
         await asyncio.sleep(0)
     return next(iter(server.clients.values()))
+
+
+async def test_a_send_cut_off_by_the_close_is_unwound_not_dropped() -> None:
+    """A send still waiting when its connection closes is unwound: its async generators finish."""
+    loop = asyncio.get_running_loop()
+    waiter: asyncio.Future[None] = loop.create_future()
+    generators: list[Any] = []
+
+    async def context() -> AsyncIterator[None]:
+        yield
+        await waiter  # as websockets' send_context waits for the connection to be lost
+
+    async def send() -> None:
+        manager = contextlib.asynccontextmanager(context)()
+        generators.append(manager.gen)  # type: ignore[attr-defined]
+        async with manager:
+            pass
+
+    coroutine = send()
+    waiting = coroutine.send(None)  # suspended inside the generator, after its yield
+    assert generators[0].ag_running
+    client = Client("CP1")
+    task = asyncio.ensure_future(client._finish_send(coroutine, waiting))
+    await asyncio.sleep(0)  # one turn: the task now waits on the send's future
+    task.cancel()  # what closing the connection does to a send still waiting
+    await asyncio.wait({task})
+    assert task.cancelled()
+    # Finished, not left "running" for the garbage collector, which would make the
+    # loop report "aclose(): asynchronous generator is already running".
+    assert not generators[0].ag_running and generators[0].ag_frame is None

@@ -424,8 +424,9 @@ class SimulatedChargePoint:
                 heartbeat.cancel()
             self._tasks.clear()
             self.client = None
-            if client.is_open:
-                await client.close()
+            # Even when the central system closed it: close() also waits for the
+            # connection's reader to finish, so that nothing of it outlives the run.
+            await client.close()
 
     # ------------------------------------------------------------------ calls
 
