@@ -323,8 +323,14 @@ class SimulatedChargePoint:
         self.connects += 1
         return client
 
-    async def _connect_unless(self, stop: asyncio.Event, gate: asyncio.Semaphore) -> Client | None:
-        """Connect, unless ``stop`` is set first (Ctrl-C during the ramp): then ``None``."""
+    async def connect_unless(self, stop: asyncio.Event, gate: asyncio.Semaphore) -> Client | None:
+        """Connect, unless ``stop`` is set first (Ctrl-C during the ramp): then ``None``.
+
+        Raises:
+            HandshakeError: The central system refused the connection.
+            OSError: The central system could not be reached.
+            TimeoutError: The handshake took too long.
+        """
         connecting = asyncio.ensure_future(self.connect(gate))
         stopping = asyncio.ensure_future(stop.wait())
         try:
@@ -353,7 +359,7 @@ class SimulatedChargePoint:
         while not stop.is_set():
             if client is None:
                 try:
-                    client = await self._connect_unless(stop, gate)
+                    client = await self.connect_unless(stop, gate)
                 except (HandshakeError, OSError, TimeoutError):
                     await _pause(stop, backoff * self.rng.uniform(0.5, 1.5))
                     backoff = min(backoff * 2, 30.0)

@@ -153,18 +153,8 @@ async def run_simulation(
         SimulatedChargePoint(index, config, stats, on_connection=on_connection)
         for index in range(1, config.count + 1)
     ]
-    connecting = asyncio.ensure_future(points[0].connect(gate))
-    stopping = asyncio.ensure_future(stop.wait())
     try:
-        await asyncio.wait({connecting, stopping}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        stopping.cancel()
-    if not connecting.done():
-        connecting.cancel()
-        await asyncio.wait({connecting})
-        raise Interrupted("stopped before the first charge point connected")
-    try:
-        first = connecting.result()
+        first = await points[0].connect_unless(stop, gate)
     except (HandshakeError, OSError, TimeoutError) as exc:
         hint = ""
         if isinstance(exc, HandshakeError) and exc.status == 401:
@@ -173,6 +163,8 @@ async def run_simulation(
             f"{points[0].cp_id} could not connect to {config.url}: "
             f"{describe_connect_error(exc)}{hint}"
         ) from None
+    if first is None:
+        raise Interrupted("stopped before the first charge point connected")
     if on_started is not None:
         on_started()
     started = loop.time()
