@@ -410,7 +410,7 @@ class SimulatedChargePoint:
                 for connector in self.connectors:
                     sessions.append(asyncio.create_task(self._sessions(connector)))
                 heartbeat = asyncio.create_task(self._heartbeats())
-                await self._status_all(include_zero=True)
+                await self._status_all()
                 await asyncio.wait({ending, leaving, lost}, return_when=asyncio.FIRST_COMPLETED)
             if lost.done() and not stop.is_set() and self._leaving is None:
                 self.stats.error("(connection)", "connection closed by the central system")
@@ -508,9 +508,8 @@ class SimulatedChargePoint:
             },
         )
 
-    async def _status_all(self, include_zero: bool) -> None:
-        if include_zero:
-            await self._status(0, "Available")
+    async def _status_all(self) -> None:
+        await self._status(0, "Available")
         for connector in self.connectors:
             await self._status(connector.id, connector.status)
 
@@ -883,12 +882,11 @@ class SimulatedChargePoint:
             await self.call("Heartbeat", {})
         elif message == "StatusNotification":
             if connector_id is None:
-                await self._status_all(include_zero=True)
+                await self._status_all()
+            elif connector_id == 0:
+                await self._status(0, "Available")
             else:
-                for connector in chosen if connector_id else []:
-                    await self._status(connector.id, connector.status)
-                if connector_id == 0:
-                    await self._status(0, "Available")
+                await self._status(connector_id, chosen[0].status)
         elif message == "MeterValues":
             for connector in chosen:
                 # OCPP 1.6 §7.35 ReadingContext: "Trigger", for a TriggerMessage.

@@ -185,11 +185,16 @@ def _server_ssl(args: argparse.Namespace) -> _ssl.SSLContext | None:
         raise _Usage(f"cannot load the TLS certificate and key: {exc}") from None
 
 
-def _serve(args: argparse.Namespace) -> int:
+def _passwords(args: argparse.Namespace) -> dict[str, str] | None:
+    """The passwords file of ``--passwords``, if given; a bad one is a usage error."""
     try:
-        passwords = read_passwords(args.passwords) if args.passwords else None
+        return read_passwords(args.passwords) if args.passwords else None
     except PasswordFileError as exc:
         raise _Usage(str(exc)) from None
+
+
+def _serve(args: argparse.Namespace) -> int:
+    passwords = _passwords(args)
     config = ServeConfig(
         host=args.host,
         port=args.port,
@@ -222,10 +227,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _simulate(args: argparse.Namespace) -> int:
-    try:
-        passwords = read_passwords(args.passwords) if args.passwords else None
-    except PasswordFileError as exc:
-        raise _Usage(str(exc)) from None
+    passwords = _passwords(args)
     context = None
     if args.url.startswith("wss://"):
         try:

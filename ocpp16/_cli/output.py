@@ -14,14 +14,14 @@ from rich.console import Console
 from rich.text import Text
 
 from ocpp16 import ClientBase
+from ocpp16.protocol import MessageType
 
 __all__ = ["MessageLog", "printable"]
 
 Side = Literal["central", "charge_point"]
 
-# OCPP-J 1.6 §4.1: the MessageTypeId of each frame, and how many elements it has.
-_KIND = {2: "CALL", 3: "CALLRESULT", 4: "CALLERROR"}
-_LENGTH = {2: 4, 3: 3, 4: 5}
+# OCPP-J 1.6 §4.2: how many elements each kind of frame has.
+_LENGTH: dict[int, int] = {MessageType.CALL: 4, MessageType.CALLRESULT: 3, MessageType.CALLERROR: 5}
 _STYLE = {"CALL": "bold", "CALLRESULT": "green", "CALLERROR": "bold red"}
 
 # What a peer must not smuggle into a line: control characters (a newline would
@@ -127,7 +127,7 @@ class MessageLog:
         ):
             return
         self.messages += 1
-        kind = _KIND[frame[0]]
+        kind = MessageType(frame[0]).name
         message_id = str(frame[1])
         payload: Any
         if kind == "CALL":

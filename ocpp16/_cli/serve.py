@@ -115,9 +115,7 @@ async def run_server(
                     why = "unknown charge point"
                 else:
                     why = "wrong password"
-                address = handshake.remote_address
-                where = f"{address[0]}:{address[1]}" if isinstance(address, tuple) else address
-                log.event(cp_id, "refused", f"HTTP 401: {why} (from {where})")
+                log.event(cp_id, "refused", f"HTTP 401: {why} (from {_where(handshake)})")
             return accepted
 
         server.on("authorization", authorize)
@@ -127,9 +125,7 @@ async def run_server(
         seen.add(connection.cp_id)
         central.attach(connection)
         log.attach(connection)
-        address = connection.remote_address
-        where = f"{address[0]}:{address[1]}" if isinstance(address, tuple) else str(address)
-        log.event(connection.cp_id, "connected", f"from {where}")
+        log.event(connection.cp_id, "connected", f"from {_where(connection)}")
 
     try:
         port = await server.listen(config.port, host=config.host, ssl=config.ssl)
@@ -164,6 +160,12 @@ async def run_server(
         soft_wrap=True,
     )
     return 0
+
+
+def _where(peer: ClientBase | Handshake) -> str:
+    """The peer's address as host:port."""
+    address = peer.remote_address
+    return f"{address[0]}:{address[1]}" if isinstance(address, tuple) else str(address)
 
 
 HELP = (
