@@ -1198,3 +1198,21 @@ async def test_remote_start_while_a_driver_authorizes_is_rejected(server: Server
         assert remote == {"status": "Rejected"}
         _, start = await sim.wire.call("StartTransaction")
         assert start["idTag"] != "R"
+
+
+async def test_connector_zero_stays_unavailable_after_inoperative(server: Server) -> None:
+    """OCPP 1.6 §5.2: ChangeAvailability on connector 0 holds for the charge point's own status too."""
+    async with simulated(server) as sim:
+        wire = sim.wire
+        await wire.booted()
+        request = {"connectorId": 0, "type": "Inoperative"}
+        assert await wire.send("ChangeAvailability", request) == {"status": "Accepted"}
+        start = wire.mark()
+        trigger = {"requestedMessage": "StatusNotification", "connectorId": 0}
+        assert await wire.send("TriggerMessage", trigger) == {"status": "Accepted"}
+        await wire.call("StatusNotification", _connector(0, "Unavailable"), start=start)
+        start = wire.mark()
+        assert await wire.send("Reset", {"type": "Soft"}) == {"status": "Accepted"}
+        await wire.booted(2)
+        await wire.call("StatusNotification", _connector(0, "Unavailable"), start=start)
+        await wire.call("StatusNotification", _connector(1, "Unavailable"), start=start)

@@ -508,8 +508,12 @@ class SimulatedChargePoint:
             },
         )
 
+    def _station_status(self) -> str:
+        """Connector 0, the charge point itself: Unavailable once every connector is."""
+        return "Available" if any(c.available for c in self.connectors) else "Unavailable"
+
     async def _status_all(self) -> None:
-        await self._status(0, "Available")
+        await self._status(0, self._station_status())
         for connector in self.connectors:
             await self._status(connector.id, connector.status)
 
@@ -778,7 +782,7 @@ class SimulatedChargePoint:
                 self._later(self._status(connector.id, _availability(connector)))
                 connector.wake.set()
         if connector_id == 0 and not scheduled:
-            self._later(self._status(0, "Available" if operative else "Unavailable"))
+            self._later(self._status(0, self._station_status()))
         return {"status": "Scheduled" if scheduled else "Accepted"}
 
     async def _available_or_not(self, connector: _Connector) -> None:
@@ -884,7 +888,7 @@ class SimulatedChargePoint:
             if connector_id is None:
                 await self._status_all()
             elif connector_id == 0:
-                await self._status(0, "Available")
+                await self._status(0, self._station_status())
             else:
                 await self._status(connector_id, chosen[0].status)
         elif message == "MeterValues":
