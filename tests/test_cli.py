@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import asyncio
 import importlib
 import io
 import json
@@ -474,3 +475,21 @@ def test_readme_first_command_is_install_and_demo() -> None:
     first = re.search(r"```sh\n(.*?)\n```", readme, re.DOTALL)
     assert first is not None
     assert first.group(1).strip() == 'pip install ".[cli]" && ocpp16 demo'
+
+
+async def test_serve_reads_no_terminal_it_does_not_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A terminal whose foreground is another process group (a background job) is not read."""
+    from ocpp16._cli import commands
+
+    read_end, write_end = os.pipe()
+    with os.fdopen(read_end, "rb", buffering=0) as stdin:
+        monkeypatch.setattr(sys, "stdin", stdin)
+        monkeypatch.setattr(os, "isatty", lambda fd: True)
+        monkeypatch.setattr(os, "tcgetpgrp", lambda fd: os.getpgrp() + 1)
+        assert await commands._stdin_lines() is None
+        monkeypatch.setattr(os, "tcgetpgrp", lambda fd: os.getpgrp())
+        reader = await commands._stdin_lines()  # the foreground job: read
+        assert reader is not None
+        os.write(write_end, b"list\n")
+        assert await asyncio.wait_for(reader.readline(), 10) == b"list\n"
+    os.close(write_end)
