@@ -1,4 +1,4 @@
-"""The central system of the ocpp-ts README, in Python (DESIGN.md's first example).
+"""The central system of the ocpp-ts README, in Python (the README's first example).
 
 Run:  python examples/central_system.py [--port 9220] [--host 0.0.0.0] [--once]
 

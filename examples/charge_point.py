@@ -1,4 +1,4 @@
-"""The charge point of the ocpp-ts README, in Python (DESIGN.md's second example).
+"""The charge point of the ocpp-ts README, in Python (the README's second example).
 
 Run:  python examples/charge_point.py [ws://localhost:9220/webServices/ocpp/]
 

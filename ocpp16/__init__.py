@@ -9,7 +9,9 @@ strings alone.
 Public modules: :mod:`ocpp16.errors` (the exception tree), :mod:`ocpp16.protocol`
 (the sans-I/O core), :mod:`ocpp16.validation` (schema validators and modes),
 :mod:`ocpp16.schemas` (the 39 actions' JSON schemas), :mod:`ocpp16.types`
-(a ``TypedDict`` per payload) and :mod:`ocpp16.security` (the security profiles).
+(a ``TypedDict`` per payload), :mod:`ocpp16.security` (the security profiles),
+:mod:`ocpp16.handshake` (the opening handshake, sans I/O) and
+:mod:`ocpp16.registry` (which charge points a server holds).
 """
 
 from ocpp16 import schemas, security, types
@@ -20,13 +22,16 @@ from ocpp16.errors import (
     CallTimeout,
     ConnectionClosed,
     HandshakeError,
+    NotConnected,
     Ocpp16Error,
     OcppError,
     ProtocolStateError,
     ValidationError,
 )
+from ocpp16.handshake import Handshake, Refusal
+from ocpp16.registry import LocalRegistry, Registry
 from ocpp16.schemas import Action
-from ocpp16.server import Handshake, Server
+from ocpp16.server import Server
 
 __all__ = [
     "ERROR_CODES",
@@ -37,10 +42,14 @@ __all__ = [
     "ConnectionClosed",
     "Handshake",
     "HandshakeError",
+    "LocalRegistry",
+    "NotConnected",
     "Ocpp16Error",
     "OcppError",
     "Options",
     "ProtocolStateError",
+    "Refusal",
+    "Registry",
     "Server",
     "ValidationError",
     "schemas",

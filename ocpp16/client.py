@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import ssl as _ssl
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import quote
 
 from ocpp16.connection import ClientBase, Options
 from ocpp16.errors import HandshakeError
+from ocpp16.handshake import SUBPROTOCOL, basic_auth_header, url_for
 from ocpp16.protocol import Role
 from ocpp16.security import SECURITY_PROFILES
 
 __all__ = ["Client"]
-
-SUBPROTOCOL = "ocpp1.6"
 
 
 class Client(ClientBase):
@@ -68,7 +65,7 @@ class Client(ClientBase):
         Returns:
             ``base`` without trailing slashes, ``"/"``, and the percent-quoted id.
         """
-        return base.rstrip("/") + "/" + quote(self.cp_id, safe="")
+        return url_for(base, self.cp_id)
 
     async def connect(
         self,
@@ -110,8 +107,7 @@ class Client(ClientBase):
         all_headers = dict(headers) if headers else {}
         if self._password is not None:
             # Security white paper profiles 1 and 2: Basic auth, user name = id.
-            token = base64.b64encode(self.cp_id.encode("utf-8") + b":" + self._password)
-            all_headers["Authorization"] = "Basic " + token.decode("ascii")
+            all_headers["Authorization"] = basic_auth_header(self.cp_id, self._password)
         opts = self._options
         kwargs: dict[str, Any] = {}
         if ssl is not None:

@@ -6,6 +6,7 @@ backend can catch everything of ours with one ``except Ocpp16Error``::
     Ocpp16Error                      root of everything ocpp16 raises
     ├── OcppError                    an OCPP-J error: .code, .description, .details
     │   ├── CallTimeout              (also a TimeoutError) no answer within the timeout
+    │   ├── NotConnected             server.call_request to a charge point not connected: .cp_id
     │   └── ValidationError          a payload broke its schema: .path, .keyword
     ├── ConnectionClosed             the WebSocket closed: .code, .reason
     ├── HandshakeError               Client.connect was refused: .status
@@ -31,6 +32,7 @@ __all__ = [
     "CallTimeout",
     "ConnectionClosed",
     "HandshakeError",
+    "NotConnected",
     "Ocpp16Error",
     "OcppError",
     "ProtocolStateError",
@@ -172,6 +174,20 @@ class HandshakeError(Ocpp16Error):
     def __init__(self, message: str, status: int | None = None) -> None:
         self.status = status
         super().__init__(message)
+
+
+class NotConnected(OcppError):
+    """``Server.call_request`` named a charge point that is not connected.
+
+    Nothing was sent. The code is ``GenericError``: no OCPP peer answered.
+
+    Attributes:
+        cp_id: The charge point id.
+    """
+
+    def __init__(self, cp_id: str) -> None:
+        self.cp_id = cp_id
+        super().__init__("GenericError", f"charge point {cp_id!r} is not connected")
 
 
 class ProtocolStateError(Ocpp16Error):

@@ -7,8 +7,8 @@
 * Profile 3: TLS with client certificates: both sides prove their identity
   with certificates; no password.
 
-This module builds the pieces: :func:`check_authorization_key` for an
-``"authorization"`` listener, and :func:`server_ssl_context` /
+This module builds the pieces: :func:`check_authorization_key` and
+:func:`check_password` for an ``"authorization"`` listener, and :func:`server_ssl_context` /
 :func:`client_ssl_context` for ``Server.listen(ssl=...)`` and
 ``Client.connect(ssl=...)``. ``Server(security_profile=N)`` and
 ``Client(security_profile=N)`` refuse a configuration that does not meet
@@ -22,17 +22,37 @@ import ssl
 from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
-    from ocpp16.server import Handshake
+    from ocpp16.handshake import Handshake
 
 __all__ = [
     "SECURITY_PROFILES",
     "check_authorization_key",
+    "check_password",
     "client_ssl_context",
     "server_ssl_context",
 ]
 
 SECURITY_PROFILES: Final = (0, 1, 2, 3)
 """The profiles: 0 for none (no authentication), 1 to 3 as the white paper numbers them."""
+
+
+def check_password(handshake: Handshake, password: bytes | str) -> bool:
+    """Tell whether a handshake carries Basic-auth credentials with exactly this password.
+
+    The user name must be the charge point id of the URL (security white paper,
+    profiles 1 and 2), and the password ``password`` as written: for a key that
+    chargers may also send as hexadecimal text, use
+    :func:`check_authorization_key`. The comparison takes constant time.
+
+    Args:
+        handshake: The handshake of the ``"authorization"`` event.
+        password: The expected password; text is compared as UTF-8.
+
+    Returns:
+        True when the user name is the charge point id and the password matches.
+    """
+    expected = password.encode("utf-8") if isinstance(password, str) else bytes(password)
+    return _credentials_match(handshake, (expected,))
 
 
 def check_authorization_key(handshake: Handshake, key: bytes | str) -> bool:
@@ -55,7 +75,12 @@ def check_authorization_key(handshake: Handshake, key: bytes | str) -> bool:
         ValueError: ``key`` is text that is not hexadecimal.
     """
     raw = bytes.fromhex(key) if isinstance(key, str) else bytes(key)
-    candidates = (raw, raw.hex().encode("ascii"), raw.hex().upper().encode("ascii"))
+    return _credentials_match(
+        handshake, (raw, raw.hex().encode("ascii"), raw.hex().upper().encode("ascii"))
+    )
+
+
+def _credentials_match(handshake: Handshake, candidates: tuple[bytes, ...]) -> bool:
     password = handshake.password if handshake.password is not None else b""
     username = (handshake.username or "").encode("utf-8", "surrogatepass")
     # Every comparison runs, whatever the outcome of the others.

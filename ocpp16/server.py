@@ -9,21 +9,28 @@ listeners as a :class:`~ocpp16.connection.ClientBase`.
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import inspect
 import logging
+import socket
 import ssl as _ssl
 import weakref
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from http import HTTPStatus
-from typing import TYPE_CHECKING, Any, Literal
-from urllib.parse import unquote
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ocpp16._emitter import _SafeEmitter
 from ocpp16.connection import ClientBase, Options, _takes_cb
+from ocpp16.errors import NotConnected
+from ocpp16.handshake import (
+    SUBPROTOCOL,
+    Handshake,
+    Refusal,
+    check_handshake,
+    offered_subprotocols,
+    read_handshake,
+    unauthorized,
+)
 from ocpp16.protocol import Role
+from ocpp16.registry import DuplicatePolicy, LocalRegistry, Registry
 from ocpp16.security import SECURITY_PROFILES
 
 if TYPE_CHECKING:
@@ -31,77 +38,29 @@ if TYPE_CHECKING:
     from websockets.asyncio.server import ServerConnection
     from websockets.http11 import Request, Response
 
-__all__ = ["Handshake", "Server"]
-
-SUBPROTOCOL = "ocpp1.6"
+__all__ = ["ConnectionFactory", "Handshake", "Server"]
 
 
-@dataclass(frozen=True, slots=True)
-class Handshake:
-    """What a charge point sent when it opened its connection.
+class ConnectionFactory(Protocol):
+    """Makes the connection object of each accepted charge point.
 
-    Attributes:
-        cp_id: The charge point id: the URL path's last segment, percent-decoded.
-        path: The request path, query included.
-        headers: The HTTP request headers (case-insensitive mapping).
-        remote_address: The peer's address as the socket gives it.
-        subprotocols: The subprotocols the charge point offered.
-        username: The Basic-auth user name, or ``None`` without Basic auth.
-        password: The Basic-auth password as bytes (OCPP passwords may be
-            binary), or ``None``.
-        peer_certificate: The TLS client certificate, as
-            ``ssl.SSLSocket.getpeercert()`` gives it, or ``None``.
+    ``ClientBase`` itself, or a subclass of it, fits: ``Server(connection_factory=MyConnection)``.
     """
 
-    cp_id: str
-    path: str
-    headers: Mapping[str, str]
-    remote_address: Any
-    subprotocols: tuple[str, ...] = ()
-    username: str | None = None
-    password: bytes | None = None
-    peer_certificate: dict[str, Any] | None = field(default=None, repr=False)
-
-
-def _cp_id_from_path(path: str) -> str | None:
-    """The last path segment, percent-decoded; None when empty or not UTF-8."""
-    # DESIGN.md "URLs": drop the query, split on "/", take the last segment.
-    segment = path.split("?", 1)[0].rsplit("/", 1)[-1]
-    try:
-        cp_id = unquote(segment, errors="strict")
-    except UnicodeDecodeError:
-        return None
-    return cp_id or None
-
-
-def _offered(headers: Any) -> tuple[str, ...]:
-    values = headers.get_all("Sec-WebSocket-Protocol")
-    return tuple(p.strip() for value in values for p in value.split(",") if p.strip())
-
-
-def _basic_auth(headers: Any) -> tuple[str | None, bytes | None]:
-    value = headers.get("Authorization")
-    if not value:
-        return None, None
-    scheme, _, token = value.partition(" ")
-    if scheme.lower() != "basic":
-        return None, None
-    try:
-        raw = base64.b64decode(token.strip(), validate=True)
-    except (binascii.Error, ValueError):
-        return None, None
-    # RFC 7617: user-id ":" password; the user id holds no colon, the password may.
-    user, sep, password = raw.partition(b":")
-    if not sep:
-        return None, None
-    return user.decode("utf-8", errors="replace"), password
+    def __call__(self, cp_id: str, *, role: Role, options: Options) -> ClientBase:
+        """Return a new, unattached connection for ``cp_id``."""
+        ...
 
 
 class Server(_SafeEmitter):
     """An OCPP 1.6-J central system.
 
     Events: ``"connection"(client)``, ``"authorization"(cp_id, handshake, cb)``,
-    ``"close"()``, ``"error"(exc)``.
+    ``"refused"(cp_id, status, reason)`` (a handshake was refused: ``cp_id`` is
+    ``None`` when the path named none, ``status`` the HTTP status, ``reason``
+    what was wrong and the peer's address, such as ``"wrong password (from
+    192.0.2.7:50312)"``; a listener that rejects with ``cb("why")`` or
+    ``cb(exception)`` gives the why), ``"close"()``, ``"error"(exc)``.
 
     Args:
         security_profile: 0 (none, the default), or the OCPP 1.6-J security profile
@@ -114,6 +73,13 @@ class Server(_SafeEmitter):
             ``"replace"`` (the default) closes the old connection, which is what
             a charger reconnecting over a stale socket needs; ``"reject"``
             refuses the new one with HTTP 409.
+        registry: The :class:`~ocpp16.registry.Registry` that holds the
+            connections and decides on the cap and duplicates; by default a
+            :class:`~ocpp16.registry.LocalRegistry` with ``max_connections``
+            and ``duplicate_id``.
+        connection_factory: Makes each accepted charge point's connection
+            object: :class:`~ocpp16.connection.ClientBase` (the default) or a
+            subclass of it.
         **options: The connection options of :class:`~ocpp16.connection.Options`
             (``call_timeout``, ``handler_timeout``, ``call_concurrency``,
             ``validation``, ``validation_overrides``, ``ping_interval``,
@@ -129,26 +95,23 @@ class Server(_SafeEmitter):
         *,
         security_profile: int = 0,
         max_connections: int | None = None,
-        duplicate_id: Literal["replace", "reject"] = "replace",
+        duplicate_id: DuplicatePolicy = "replace",
+        registry: Registry | None = None,
+        connection_factory: ConnectionFactory | None = None,
         **options: Any,
     ) -> None:
         super().__init__()
         if security_profile not in SECURITY_PROFILES:
             raise ValueError(f"security_profile must be 0, 1, 2 or 3, not {security_profile!r}")
-        if max_connections is not None and (
-            not isinstance(max_connections, int) or max_connections < 1
-        ):
-            raise ValueError(
-                f"max_connections must be a positive int or None, not {max_connections!r}"
-            )
-        if duplicate_id not in ("replace", "reject"):
-            raise ValueError(f"duplicate_id must be 'replace' or 'reject', not {duplicate_id!r}")
         self.security_profile = security_profile
-        self.max_connections = max_connections
-        self.duplicate_id = duplicate_id
+        self._registry: Registry = (
+            registry
+            if registry is not None
+            else LocalRegistry(max_connections=max_connections, duplicate_id=duplicate_id)
+        )
+        self._connection_factory: ConnectionFactory = connection_factory or ClientBase
         self.options = Options(**options)
         self.logger: logging.Logger = self.options.logger
-        self.clients: dict[str, ClientBase] = {}
         self._ws_server: WsServer | None = None
         # Handshake accepted by _process_request, until _handler takes it; weak, so
         # that a connection failing in between leaves nothing behind.
@@ -158,6 +121,77 @@ class Server(_SafeEmitter):
         self._closed = asyncio.Event()
         self._closing = False
         self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def registry(self) -> Registry:
+        """The :class:`~ocpp16.registry.Registry` that holds this server's connections."""
+        return self._registry
+
+    @property
+    def clients(self) -> Mapping[str, ClientBase]:
+        """The connected charge points by id (a read-only live view)."""
+        return self._registry.connections
+
+    @property
+    def max_connections(self) -> int | None:
+        """Charge points connected at once; one more gets HTTP 503 (``None``: no cap)."""
+        return self._registry.max_connections
+
+    @max_connections.setter
+    def max_connections(self, limit: int | None) -> None:
+        self._registry.max_connections = limit
+
+    @property
+    def duplicate_id(self) -> DuplicatePolicy:
+        """What a charge point gets that connects while its id is connected."""
+        return self._registry.duplicate_id
+
+    @duplicate_id.setter
+    def duplicate_id(self, policy: DuplicatePolicy) -> None:
+        self._registry.duplicate_id = policy
+
+    @property
+    def sockets(self) -> tuple[socket.socket, ...]:
+        """The listening sockets; empty when not listening."""
+        ws_server = self._ws_server
+        return tuple(ws_server.sockets) if ws_server is not None else ()
+
+    @property
+    def port(self) -> int | None:
+        """The port the server listens on, or ``None`` when it does not listen."""
+        sockets = self.sockets
+        return int(sockets[0].getsockname()[1]) if sockets else None
+
+    def call_request(
+        self,
+        cp_id: str,
+        action: str,
+        payload: Mapping[str, Any] | None = None,
+        *,
+        timeout: float | None = None,
+    ) -> asyncio.Future[dict[str, Any]]:
+        """Send a CALL to a connected charge point; return a future of its answer.
+
+        The same as ``server.clients[cp_id].call_request(action, payload, timeout=timeout)``,
+        with the same rules: every failure arrives through the future.
+
+        Args:
+            cp_id: The charge point id.
+            action: The action, such as ``"Reset"``.
+            payload: The request payload; ``None`` sends ``{}``.
+            timeout: Seconds to wait for the answer; ``call_timeout`` by default.
+
+        Returns:
+            A future of the CALLRESULT payload. It fails as
+            :meth:`ClientBase.call_request`'s does, and with
+            :class:`~ocpp16.errors.NotConnected` when ``cp_id`` is not connected.
+        """
+        connection = self._registry.get(cp_id)
+        if connection is None:
+            future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+            future.set_exception(NotConnected(cp_id))
+            return future
+        return connection.call_request(action, payload, timeout=timeout)
 
     async def __aenter__(self) -> Server:
         return self
@@ -245,69 +279,84 @@ class Server(_SafeEmitter):
     async def _process_request(
         self, connection: ServerConnection, request: Request
     ) -> Response | None:
-        cp_id = _cp_id_from_path(request.path)
-        if cp_id is None:
-            return connection.respond(
-                HTTPStatus.BAD_REQUEST, "No charge point id in the URL path.\n"
-            )
-        if self.max_connections is not None and len(self.clients) >= self.max_connections:
-            self.logger.warning(
-                "refused %r: %d connections is the cap", cp_id, self.max_connections
-            )
-            return connection.respond(HTTPStatus.SERVICE_UNAVAILABLE, "Too many connections.\n")
-        offered = _offered(request.headers)
-        if SUBPROTOCOL not in offered:
-            # DESIGN.md: a server that agrees on no subprotocol rejects the handshake.
-            return connection.respond(
-                HTTPStatus.BAD_REQUEST, f"This server speaks only the subprotocol {SUBPROTOCOL}.\n"
-            )
-        username, password = _basic_auth(request.headers)
-        if self.security_profile in (1, 2) and username != cp_id:
-            # Security white paper: the Basic-auth user name is the charge point id.
-            self.logger.info("refused %r: Basic-auth user name missing or not the id", cp_id)
-            return connection.respond(HTTPStatus.UNAUTHORIZED, "Unauthorized.\n")
-        peer_certificate = None
         ssl_object = connection.transport.get_extra_info("ssl_object")
-        if ssl_object is not None:
-            peer_certificate = ssl_object.getpeercert() or None
-        handshake = Handshake(
-            cp_id=cp_id,
-            path=request.path,
-            headers=request.headers,
-            remote_address=connection.remote_address,
-            subprotocols=offered,
-            username=username,
-            password=password,
-            peer_certificate=peer_certificate,
+        peer_certificate = (ssl_object.getpeercert() or None) if ssl_object is not None else None
+        decision = await self._decide(
+            request.path,
+            request.headers,
+            offered_subprotocols(request.headers.get_all("Sec-WebSocket-Protocol")),
+            connection.remote_address,
+            peer_certificate,
         )
-        if not await self._authorize(cp_id, handshake):
-            return connection.respond(HTTPStatus.UNAUTHORIZED, "Unauthorized.\n")
-        if self.duplicate_id == "reject" and cp_id in self.clients:
-            # Only after authorization: an unauthenticated client must not learn
-            # whether a charge point id is connected.
-            self.logger.warning("refused %r: already connected (duplicate_id='reject')", cp_id)
-            return connection.respond(
-                HTTPStatus.CONFLICT, "This charge point is already connected.\n"
-            )
-        self._handshakes[connection] = handshake
+        if isinstance(decision, Refusal):
+            return connection.respond(decision.status, decision.body)
+        self._handshakes[connection] = decision
         return None
 
-    async def _authorize(self, cp_id: str, handshake: Handshake) -> bool:
-        listeners = self.listeners("authorization")
-        if not listeners:
-            return True  # DESIGN.md: no listener, accept.
-        for listener in listeners:
-            if not await self._ask(listener, cp_id, handshake):
-                return False
-        return True
+    async def _decide(
+        self,
+        path: str,
+        headers: Mapping[str, str],
+        offered: tuple[str, ...],
+        remote_address: Any,
+        peer_certificate: dict[str, Any] | None,
+    ) -> Handshake | Refusal:
+        """Every check of an opening handshake, in order: its Handshake, or its refusal."""
+        handshake = read_handshake(
+            path,
+            headers,
+            subprotocols=offered,
+            remote_address=remote_address,
+            peer_certificate=peer_certificate,
+        )
+        if isinstance(handshake, Refusal):
+            return self._refuse(None, handshake, remote_address)
+        cp_id = handshake.cp_id
+        refusal = self._registry.admit(cp_id)
+        if refusal is None:
+            refusal = check_handshake(handshake, security_profile=self.security_profile)
+        if refusal is None:
+            refusal = await self._authorize(cp_id, handshake)
+        if refusal is None:
+            # Only after authorization: an unauthenticated client must not learn
+            # whether a charge point id is connected.
+            refusal = await self._registry.check_duplicate(cp_id)
+        if refusal is not None:
+            return self._refuse(cp_id, refusal, remote_address)
+        return handshake
 
-    async def _ask(self, listener: Callable[..., Any], cp_id: str, handshake: Handshake) -> bool:
+    def _refuse(self, cp_id: str | None, refusal: Refusal, remote_address: Any) -> Refusal:
+        """Log and announce a refusal; the reason says what was wrong, and from where."""
+        where = (
+            f"{remote_address[0]}:{remote_address[1]}"
+            if isinstance(remote_address, tuple) and len(remote_address) >= 2
+            else str(remote_address)
+        )
+        reason = f"{refusal.reason} (from {where})"
+        level = logging.WARNING if refusal.status in (409, 503) else logging.INFO
+        self.logger.log(level, "refused %r with HTTP %d: %s", cp_id, refusal.status, reason)
+        self._emit_safe("refused", cp_id, refusal.status, reason)
+        return refusal
+
+    async def _authorize(self, cp_id: str, handshake: Handshake) -> Refusal | None:
+        listeners = self.listeners("authorization")
+        # No listener: accept.
+        for listener in listeners:
+            refusal = await self._ask(listener, cp_id, handshake)
+            if refusal is not None:
+                return refusal
+        return None
+
+    async def _ask(
+        self, listener: Callable[..., Any], cp_id: str, handshake: Handshake
+    ) -> Refusal | None:
         """One listener's verdict: cb() or True accepts; cb(error), False or raising rejects."""
-        decided: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        name = getattr(listener, "__qualname__", repr(listener))
+        decided: asyncio.Future[object] = asyncio.get_running_loop().create_future()
 
         def cb(error: object = None) -> None:
             if not decided.done():
-                decided.set_result(error is None)
+                decided.set_result(error)
 
         takes_cb = _takes_cb(listener, 3)
         try:
@@ -315,39 +364,49 @@ class Server(_SafeEmitter):
             if inspect.isawaitable(result):
                 result = await result
         except Exception as exc:
-            self.logger.warning("authorization of %r rejected: the listener raised %r", cp_id, exc)
-            return False
+            return self._listener_bug(cp_id, f"the authorization listener {name} raised {exc!r}")
         if not takes_cb and result is not True and result is not False:
             # Without cb, the returned value is the only verdict there can be.
-            self.logger.warning(
-                "authorization of %r rejected: a listener without cb must return True or "
-                "False, not %r",
+            return self._listener_bug(
                 cp_id,
-                result,
+                f"the authorization listener {name} takes no cb, so it must return True or "
+                f"False, not {result!r}",
             )
-            return False
         if result is True or result is False:
             if not decided.done():
-                decided.set_result(result)
+                decided.set_result(None if result else False)
         elif not decided.done():
             try:
                 await asyncio.wait_for(asyncio.shield(decided), self.options.handler_timeout)
             except TimeoutError:
-                self.logger.warning("authorization of %r rejected: no decision in time", cp_id)
-                return False
-        if not decided.result():
-            self.logger.info("authorization of %r rejected", cp_id)
-        return decided.result()
+                return self._listener_bug(
+                    cp_id,
+                    f"the authorization listener {name} decided nothing within "
+                    f"{self.options.handler_timeout:g} s",
+                )
+        error = decided.result()
+        if error is None:
+            return None
+        if error is False or error is True or not str(error):
+            return unauthorized(f"rejected by the authorization listener {name}")
+        # The listener said why: cb("unknown charge point"), cb(PermissionError(...)).
+        return unauthorized(str(error))
+
+    def _listener_bug(self, cp_id: str, reason: str) -> Refusal:
+        """A listener that failed to decide: the handshake is refused, and the log warns."""
+        self.logger.warning("authorization of %r rejected: %s", cp_id, reason)
+        return unauthorized(reason)
 
     # ------------------------------------------------------------------ connections
 
     async def _handler(self, ws: ServerConnection) -> None:
         handshake = self._handshakes.pop(ws)
-        client = ClientBase(handshake.cp_id, role=Role.CENTRAL_SYSTEM, options=self.options)
+        client = self._connection_factory(
+            handshake.cp_id, role=Role.CENTRAL_SYSTEM, options=self.options
+        )
         client.handshake = handshake
         client._attach(ws)
-        previous = self.clients.get(handshake.cp_id)
-        self.clients[handshake.cp_id] = client
+        previous = await self._registry.claim(client)
         if previous is not None:
             # A charger that reconnects while its stale socket lingers: the new one wins.
             self.logger.info("%r reconnected; closing its previous connection", handshake.cp_id)
@@ -359,5 +418,4 @@ class Server(_SafeEmitter):
         try:
             await client._run()
         finally:
-            if self.clients.get(handshake.cp_id) is client:
-                del self.clients[handshake.cp_id]
+            await self._registry.release(client)

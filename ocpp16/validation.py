@@ -55,7 +55,7 @@ Kind: TypeAlias = Literal["request", "response"]
 
 _MODES: Final = frozenset({"strict", "warn", "off"})
 
-# DESIGN.md "Wire rules": each failing JSON-schema keyword maps to one OCPP-J 1.6
+# Each failing JSON-schema keyword maps to one OCPP-J 1.6
 # error code (OCPP-J 1.6 §4.2.3 table 7 gives the codes' meanings).
 KEYWORD_CODES: Final[dict[str, str]] = {
     # "Payload for Action is syntactically correct but at least one of the fields

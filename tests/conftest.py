@@ -21,7 +21,7 @@ TIMEOUT = 10  # seconds any single wait in a network test may take
 async def server() -> AsyncIterator[Server]:
     """A central system listening on 127.0.0.1, on a free port (``server.port``)."""
     s = Server()
-    s.port = await s.listen(0, host="127.0.0.1")  # type: ignore[attr-defined]
+    await s.listen(0, host="127.0.0.1")
     try:
         yield s
     finally:
@@ -30,7 +30,7 @@ async def server() -> AsyncIterator[Server]:
 
 def url(server: Server) -> str:
     """The base URL of the test server."""
-    return f"ws://127.0.0.1:{server.port}/ocpp"  # type: ignore[attr-defined]
+    return f"ws://127.0.0.1:{server.port}/ocpp"
 
 
 async def connect_pair(

@@ -130,7 +130,7 @@ class TestServer:
     async def test_server_options_apply_to_each_connection(self) -> None:
         """An option given to Server(...) applies to every connection it accepts."""
         async with Server(validation="off", call_timeout=7) as server:
-            server.port = await server.listen(0, host="127.0.0.1")  # type: ignore[attr-defined]
+            await server.listen(0, host="127.0.0.1")
             client, peer = await connect_pair(server)
             assert peer.validation == "off"
             assert peer._options.call_timeout == 7
@@ -205,7 +205,7 @@ class TestHandshake:
         """The id is the last path segment, percent-decoded, without the query."""
         seen, on_connection = future_and_setter()
         server.on("connection", on_connection)
-        target = f"ws://127.0.0.1:{server.port}/a/b/CP%201%2F2?token=x"  # type: ignore[attr-defined]
+        target = f"ws://127.0.0.1:{server.port}/a/b/CP%201%2F2?token=x"
         async with ws_connect(target, subprotocols=["ocpp1.6"]):  # type: ignore[list-item]
             client = await wait(seen)
             assert client.get_cp_id() == "CP 1/2" == client.cp_id
@@ -827,7 +827,7 @@ class TestEvents:
     async def test_oversized_frame_closes_with_1009(self) -> None:
         """A frame larger than max_message_size closes the connection with 1009."""
         async with Server(max_message_size=1000) as server:
-            server.port = await server.listen(0, host="127.0.0.1")  # type: ignore[attr-defined]
+            await server.listen(0, host="127.0.0.1")
             async with raw_peer(server) as ws:
                 peer = server.clients["CP1"]
                 closed, on_close = future_and_setter()

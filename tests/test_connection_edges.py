@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import json
 import logging
@@ -27,7 +26,6 @@ from ocpp16 import (
     Server,
 )
 from ocpp16.connection import _takes_cb
-from ocpp16.server import _basic_auth, _cp_id_from_path
 
 from .conftest import connect_pair, future_and_setter, raw_peer, recv_json, url, wait
 
@@ -96,41 +94,6 @@ class TestHandlerSignatures:
         peer.on("StatusNotification", dict.clear)  # returns None: replies {}
         status = {"connectorId": 1, "errorCode": "NoError", "status": "Available"}
         assert await wait(client.call_request("StatusNotification", status)) == {}
-
-
-class TestUrlsAndAuth:
-    """The pieces of the handshake parsed by the server."""
-
-    @pytest.mark.parametrize(
-        ("path", "cp_id"),
-        [
-            ("/ocpp/CP1", "CP1"),
-            ("/CP1?x=1", "CP1"),
-            ("/ocpp/%E2%82%AC", "€"),
-            ("/ocpp/", None),
-            ("/ocpp/%FF", None),
-            ("/ocpp/?CP1", None),
-        ],
-    )
-    def test_cp_id_from_path(self, path: str, cp_id: str | None) -> None:
-        """The id is the last segment, percent-decoded as UTF-8; empty or undecodable is no id."""
-        assert _cp_id_from_path(path) == cp_id
-
-    @pytest.mark.parametrize(
-        ("header", "expected"),
-        [
-            ("Basic " + base64.b64encode(b"CP1:secret").decode(), ("CP1", b"secret")),
-            ("basic " + base64.b64encode(b"CP1:").decode(), ("CP1", b"")),
-            ("Basic " + base64.b64encode(b"no-colon").decode(), (None, None)),
-            ("Basic !!!not-base64", (None, None)),
-            ("Digest abc", (None, None)),
-            ("", (None, None)),
-        ],
-    )
-    def test_basic_auth(self, header: str, expected: tuple[str | None, bytes | None]) -> None:
-        """RFC 7617: user-id ":" password; anything malformed is no credentials."""
-        headers = {"Authorization": header} if header else {}
-        assert _basic_auth(headers) == expected
 
 
 class TestTls:
@@ -328,7 +291,7 @@ class TestAuthorizationListeners:
         """listen() takes a list of addresses, as loop.create_server does."""
         async with Server() as server:
             port = await server.listen(0, host=["127.0.0.1"])
-            server.port = port  # type: ignore[attr-defined]
+            assert server.port == port
             client, peer = await connect_pair(server)
             assert peer.handshake is not None and peer.handshake.cp_id == "CP1"
             assert client.handshake is None
@@ -339,7 +302,7 @@ async def test_websocket_options_reach_both_ends() -> None:
     """ping_interval, ping_timeout and max_message_size are applied to both ends' WebSockets."""
     options = {"ping_interval": 5.0, "ping_timeout": 7.0, "max_message_size": 4321}
     async with Server(**options) as server:
-        server.port = await server.listen(0, host="127.0.0.1")  # type: ignore[attr-defined]
+        await server.listen(0, host="127.0.0.1")
         client, peer = await connect_pair(server, **options)
         for end in (client, peer):
             ws = end._ws

@@ -53,7 +53,7 @@ def test_sans_io_exchange() -> None:
 
 
 def test_readme_central_system_and_charge_point() -> None:
-    """DESIGN.md's two examples talk to each other: boot accepted, then a clean close."""
+    """The README's two examples talk to each other: boot accepted, then a clean close."""
     with central_system("central_system.py") as (server, port):
         out = run("charge_point.py", f"ws://127.0.0.1:{port}/webServices/ocpp/")
         assert out.strip() == "BootNotification answered: Accepted, heartbeat every 60 s"

@@ -60,7 +60,7 @@ async def no_leaks() -> AsyncIterator[list[dict[str, Any]]]:
 async def serving(**options: Any) -> AsyncIterator[Server]:
     """A Server with ``options`` on 127.0.0.1, on a free port; closed afterwards."""
     server = Server(**options)
-    server.port = await server.listen(0, host="127.0.0.1")  # type: ignore[attr-defined]
+    await server.listen(0, host="127.0.0.1")
     try:
         yield server
     finally:

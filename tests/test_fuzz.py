@@ -327,7 +327,7 @@ def check_error_frame(text: str) -> list[Any]:
 def test_receive_text_never_raises_and_answers_only_with_well_formed_callerrors(
     role: str, mode: Any, n_pending: int, texts: list[str]
 ) -> None:
-    """OCPP-J 1.6 §4 and DESIGN.md wire rules: any text is read without raising, and only answered with a valid CALLERROR."""
+    """OCPP-J 1.6 §4 and the README's wire rules: any text is read without raising, and only answered with a valid CALLERROR."""
     ids = iter(PENDING_IDS)
     p = Protocol(role, validation=mode, message_id_factory=lambda: next(ids), logger=QUIET)
     for action, payload in OUR_CALLS[role][:n_pending]:
@@ -526,7 +526,7 @@ def _expected_replies(frames: list[str | bytes]) -> list[tuple[int, str, str]]:
 
 
 async def test_live_server_survives_malformed_frames_while_another_client_is_served() -> None:
-    """DESIGN.md: a malformed frame gets a CALLERROR or nothing, an oversized one 1009, and never hurts another connection."""
+    """A malformed frame gets a CALLERROR or nothing, an oversized one 1009, and never hurts another connection."""
     rng = random.Random(16)
     fuzz = [_fuzz_frame(rng, n) for n in range(FUZZ_FRAMES)]
     sentinel = '[2,"sentinel","NoSuchAction",{}]'
@@ -612,7 +612,7 @@ async def test_live_server_survives_malformed_frames_while_another_client_is_ser
 async def test_call_id_with_an_escaped_lone_surrogate_is_answered_and_keeps_the_connection() -> (
     None
 ):
-    """DESIGN.md: a malformed CALL with a string id gets a CALLERROR with that id; the frame must be sendable UTF-8, the connection stays up."""
+    """A malformed CALL with a string id gets a CALLERROR with that id; the frame must be sendable UTF-8, the connection stays up."""
     server = Server()
     port = await server.listen(0, host="127.0.0.1")
     server.on("connection", lambda client: client.on("Heartbeat", lambda req: dict(HEARTBEAT)))

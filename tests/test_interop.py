@@ -10,8 +10,8 @@ floats of SetChargingProfile and RemoteStartTransaction as ``Decimal`` (to valid
 ``multipleOf: 0.1``); ``_floats`` turns them back into floats for the comparison.
 
 mobilityhouse 2.1 answers a valid 1.6 action it has no handler for with ``NotImplemented``
-(its reading of OCPP-J table 7), where ocpp16 answers ``NotSupported`` (DESIGN.md); each
-side's tests assert what that side sends.
+(its reading of OCPP-J table 7), where ocpp16 answers ``NotSupported`` (table 7:
+"recognized but not supported"); each side's tests assert what that side sends.
 """
 
 from __future__ import annotations

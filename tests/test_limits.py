@@ -18,7 +18,7 @@ NOW = {"currentTime": "2024-05-01T12:00:00Z"}
 
 async def listening(**options: Any) -> Server:
     server = Server(**options)
-    server.port = await server.listen(0, host="127.0.0.1")  # type: ignore[attr-defined]
+    await server.listen(0, host="127.0.0.1")
     server.on("connection", lambda client: client.on("Heartbeat", lambda request: NOW))
     return server
 
@@ -123,7 +123,7 @@ class TestHandshakeTimeout:
     @pytest.mark.parametrize("limited", [{"handshake_timeout": 0.2}], indirect=True)
     async def test_silent_client_is_dropped(self, limited: Server) -> None:
         """A TCP client that sends nothing is disconnected after handshake_timeout."""
-        reader, writer = await asyncio.open_connection("127.0.0.1", limited.port)  # type: ignore[attr-defined]
+        reader, writer = await asyncio.open_connection("127.0.0.1", limited.port)
         try:
             async with asyncio.timeout(5):  # far above the 0.2 s it is given
                 await reader.read()  # returns once the server has closed the connection
@@ -183,7 +183,7 @@ class TestKeepalive:
 async def test_duplicate_id_is_told_only_to_authorized_clients() -> None:
     """With duplicate_id='reject' an unauthorized client gets 401, never 409: it learns nothing."""
     async with Server(duplicate_id="reject") as server:
-        server.port = await server.listen(0, host="127.0.0.1")  # type: ignore[attr-defined]
+        await server.listen(0, host="127.0.0.1")
         server.on("authorization", lambda cp_id, hs: hs.headers.get("X-Token") == "secret")
         first = Client("CP1")
         await wait(first.connect(url(server), headers={"X-Token": "secret"}))

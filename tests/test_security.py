@@ -159,12 +159,12 @@ class TestProfile2:
             return key is not None and check_authorization_key(hs, key)
 
         server.on("connection", lambda client: server.connected.append(client.cp_id))  # type: ignore[attr-defined]
-        server.port = await server.listen(0, host="127.0.0.1", ssl=server_ssl_context(pki.server))  # type: ignore[attr-defined]
+        await server.listen(0, host="127.0.0.1", ssl=server_ssl_context(pki.server))
         yield server
         await server.close()
 
     def url(self, server: Server) -> str:
-        return f"wss://127.0.0.1:{server.port}/ocpp"  # type: ignore[attr-defined]
+        return f"wss://127.0.0.1:{server.port}/ocpp"
 
     async def test_right_password_connects(self, server: Server, pki: Pki) -> None:
         """The charge point with its key, over TLS, is accepted."""
@@ -213,7 +213,7 @@ class TestProfile3:
         server.connected: list[ClientBase] = []  # type: ignore[attr-defined]
         server.on("connection", server.connected.append)  # type: ignore[attr-defined]
         context = server_ssl_context(pki.server, cafile=pki.ca, require_client_certificate=True)
-        server.port = await server.listen(0, host="127.0.0.1", ssl=context)  # type: ignore[attr-defined]
+        await server.listen(0, host="127.0.0.1", ssl=context)
         yield server
         await server.close()
 
@@ -223,7 +223,7 @@ class TestProfile3:
         server.on("authorization", lambda cp_id, hs: seen.append(hs) or True)
         client = Client("CP-3", security_profile=3)
         context = client_ssl_context(cafile=pki.ca, certfile=pki.charge_point)
-        await wait(client.connect(f"wss://127.0.0.1:{server.port}/ocpp", ssl=context))  # type: ignore[attr-defined]
+        await wait(client.connect(f"wss://127.0.0.1:{server.port}/ocpp", ssl=context))
         assert seen[0].peer_certificate is not None
         assert dict(seen[0].peer_certificate["subjectAltName"])["DNS"].upper() == "CP-3"
         await client.close()
@@ -237,5 +237,5 @@ class TestProfile3:
             context = client_ssl_context(cafile=pki.other_ca, certfile=pki.charge_point)
         client = Client("CP-3", security_profile=3)
         with pytest.raises((HandshakeError, OSError)):
-            await wait(client.connect(f"wss://127.0.0.1:{server.port}/ocpp", ssl=context))  # type: ignore[attr-defined]
+            await wait(client.connect(f"wss://127.0.0.1:{server.port}/ocpp", ssl=context))
         assert server.connected == [] and server.clients == {}  # type: ignore[attr-defined]

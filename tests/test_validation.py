@@ -1,4 +1,4 @@
-"""Validators, modes and the date-time policy (DESIGN.md "Wire rules", "Date-times")."""
+"""Validators, modes and the date-time policy (the README's wire rules and date-time policy)."""
 
 from __future__ import annotations
 

@@ -8,14 +8,13 @@ alone, as any backend would be.
 
 from __future__ import annotations
 
-import hmac
 import itertools
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from ocpp16 import ClientBase, Handshake, schemas
-from ocpp16.security import check_authorization_key
+from ocpp16.security import check_authorization_key, check_password
 
 from .stats import now_iso
 
@@ -79,13 +78,7 @@ def password_matches(handshake: Handshake, password: str) -> bool:
     try:
         bytes.fromhex(password)
     except ValueError:
-        given = handshake.password if handshake.password is not None else b""
-        user_ok = hmac.compare_digest(
-            (handshake.username or "").encode("utf-8", "surrogatepass"),
-            handshake.cp_id.encode("utf-8", "surrogatepass"),
-        )
-        password_ok = hmac.compare_digest(given, password.encode("utf-8"))
-        return handshake.password is not None and user_ok and password_ok
+        return check_password(handshake, password)
     return check_authorization_key(handshake, password)
 
 

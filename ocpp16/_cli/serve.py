@@ -86,12 +86,12 @@ async def run_server(
     central = CentralSystem(
         heartbeat_interval=config.heartbeat_interval, passwords=config.passwords
     )
-    # Passwords make security profile 1, or 2 over TLS. The Server runs with profile 0
-    # all the same: with 1 or 2 it would refuse a handshake whose Basic-auth user is
-    # missing or not the id before any listener ran, and serve could not say so. The
-    # listener below checks the same (central.authorize anchors the user name on
-    # the id), and prints every refusal with its reason.
-    server = Server(validation=config.validation)
+    # Passwords make security profile 1, or 2 over TLS: the Server itself refuses
+    # a handshake whose Basic-auth user name is missing or not the id, and the
+    # listener below checks the password. Every refusal, whoever made it, is
+    # printed with its reason from the "refused" event.
+    profile = 0 if config.passwords is None else (2 if config.ssl is not None else 1)
+    server = Server(validation=config.validation, security_profile=profile)
     log = MessageLog(
         "central",
         console=console,
@@ -104,21 +104,17 @@ async def run_server(
     if config.passwords is not None:
         passwords = config.passwords
 
-        def authorize(cp_id: str, handshake: Handshake) -> bool:
-            accepted = central.authorize(cp_id, handshake)
-            if not accepted:
-                if handshake.password is None:
-                    why = "no Basic-auth credentials"
-                elif handshake.username != cp_id:
-                    why = "the Basic-auth user name is not the charge point id"
-                elif cp_id not in passwords:
-                    why = "unknown charge point"
-                else:
-                    why = "wrong password"
-                log.event(cp_id, "refused", f"HTTP 401: {why} (from {_where(handshake)})")
-            return accepted
+        def authorize(cp_id: str, handshake: Handshake, cb: Callable[..., None]) -> None:
+            if central.authorize(cp_id, handshake):
+                cb()
+            else:
+                cb("unknown charge point" if cp_id not in passwords else "wrong password")
 
         server.on("authorization", authorize)
+
+    @server.on("refused")
+    def on_refused(cp_id: str | None, status: int, reason: str) -> None:
+        log.event(cp_id if cp_id is not None else "-", "refused", f"HTTP {status}: {reason}")
 
     @server.on("connection")
     def on_connection(connection: ClientBase) -> None:
