@@ -30,7 +30,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any, Final
-from urllib.parse import quote, unquote
+from urllib.parse import parse_qsl, quote, unquote
 
 __all__ = [
     "SUBPROTOCOL",
@@ -59,6 +59,8 @@ class Handshake:
     Attributes:
         cp_id: The charge point id: the URL path's last segment, percent-decoded.
         path: The request path, query included.
+        query: The query's parameters, percent-decoded (``?tenant=acme`` →
+            ``{"tenant": "acme"}``); a parameter given twice keeps its first value.
         headers: The HTTP request headers (case-insensitive mapping).
         remote_address: The peer's address as the socket gives it.
         subprotocols: The subprotocols the charge point offered.
@@ -77,6 +79,7 @@ class Handshake:
     username: str | None = None
     password: bytes | None = None
     peer_certificate: dict[str, Any] | None = field(default=None, repr=False)
+    query: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,14 +176,30 @@ def basic_auth_header(cp_id: str, password: bytes) -> str:
 def url_for(base: str, cp_id: str) -> str:
     """Return the URL a charge point connects to for a central system's base URL.
 
+    OCPP-J 1.6 §3.1.1: the charge point id is the last segment of the URL path,
+    so it goes at the end of the path, before any query the base URL carries
+    (``ws://h/ocpp?tenant=acme`` → ``ws://h/ocpp/CP1?tenant=acme``).
+
     Args:
         base: The central system's URL, such as ``"ws://host:9220/ocpp/"``.
         cp_id: The charge point id.
 
     Returns:
-        ``base`` without trailing slashes, ``"/"``, and the percent-quoted id.
+        The base URL's path without trailing slashes, ``"/"`` and the
+        percent-quoted id, then the base URL's query, if any.
+
+    Raises:
+        ValueError: The base URL has a fragment (``#...``), which a WebSocket
+            URL cannot carry (RFC 6455 §3).
     """
-    return base.rstrip("/") + "/" + quote(cp_id, safe="")
+    address, hash_mark, fragment = base.partition("#")
+    if hash_mark:
+        raise ValueError(
+            f"the central system URL {base!r} has a fragment (#{fragment}): a WebSocket URL "
+            "cannot carry one (RFC 6455 §3); put parameters in the query (?key=value)"
+        )
+    path, question_mark, query = address.partition("?")
+    return path.rstrip("/") + "/" + quote(cp_id, safe="") + question_mark + query
 
 
 def read_handshake(
@@ -212,6 +231,9 @@ def read_handshake(
             "No charge point id in the URL path.\n",
         )
     username, password = parse_basic_auth(headers.get("Authorization"))
+    query: dict[str, str] = {}
+    for key, value in parse_qsl(path.partition("?")[2], keep_blank_values=True):
+        query.setdefault(key, value)
     return Handshake(
         cp_id=cp_id,
         path=path,
@@ -221,6 +243,7 @@ def read_handshake(
         username=username,
         password=password,
         peer_certificate=peer_certificate,
+        query=query,
     )
 
 

@@ -59,6 +59,23 @@ class TestConnectionUrl:
         assert url_for("ws://h/ocpp/", "CP 1/2") == "ws://h/ocpp/CP%201%2F2"
         assert cp_id_from_path("/ocpp/CP%201%2F2") == "CP 1/2"
 
+    def test_url_for_keeps_the_query_after_the_id(self) -> None:
+        """§3.1.1: the id is the path's last segment, so it goes before the base URL's query."""
+        assert url_for("ws://h/ocpp?tenant=acme", "CP1") == "ws://h/ocpp/CP1?tenant=acme"
+        assert url_for("ws://h/ocpp/?a=1&b=x%2Fy", "CP1") == "ws://h/ocpp/CP1?a=1&b=x%2Fy"
+        assert cp_id_from_path("/ocpp/CP1?tenant=acme") == "CP1"
+
+    def test_url_for_refuses_a_fragment(self) -> None:
+        """RFC 6455 §3: a WebSocket URL has no fragment; a base URL with one is a clear error."""
+        with pytest.raises(ValueError, match="fragment"):
+            url_for("ws://h/ocpp#x", "CP1")
+
+    def test_the_query_is_parsed(self) -> None:
+        """The handshake's query is a mapping of decoded parameters; the first of a repeat wins."""
+        handshake = _read("/ocpp/CP1?tenant=acme%20co&x=1&x=2&empty=")
+        assert handshake.query == {"tenant": "acme co", "x": "1", "empty": ""}
+        assert _read("/ocpp/CP1").query == {}
+
     def test_the_handshake_keeps_what_was_sent(self) -> None:
         """The Handshake carries the id, path, headers, address and offered subprotocols."""
         handshake = _read("/a/CP7?t=1", protocols="ocpp2.0, ocpp1.6", Host="h")

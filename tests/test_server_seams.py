@@ -97,6 +97,20 @@ class TestRefusedEvent:
         assert "already connected" in seen[2][2]
 
 
+async def test_a_base_url_with_a_query_keeps_the_id_and_the_query(server: Server) -> None:
+    """The id goes into the path, the query stays after it, and the server reads both."""
+    seen = asyncio.get_running_loop().create_future()
+    server.on("connection", lambda peer: seen.set_result(peer))
+    client = Client("CP1")
+    await wait(client.connect(url(server) + "?tenant=acme"))
+    peer = await wait(seen)
+    assert peer.cp_id == "CP1" and peer.handshake.query == {"tenant": "acme"}
+    assert peer.handshake.path == "/ocpp/CP1?tenant=acme"
+    await client.close()
+    with pytest.raises(ValueError, match="fragment"):
+        await Client("CP2").connect(url(server) + "#x")
+
+
 class TestPortAndCalls:
     """server.port, server.sockets and server.call_request(cp_id, ...)."""
 
