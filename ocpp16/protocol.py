@@ -22,9 +22,6 @@ from __future__ import annotations
 import contextlib
 import enum
 import functools
-import json
-import json.encoder
-import json.scanner
 import logging
 import os
 from collections import deque
@@ -33,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any, Final, TypeAlias
 
 from ocpp16 import validation as _validation
+from ocpp16._json import _decode_lenient, _dumps, _loads, _NonFinite
 from ocpp16.errors import ERROR_CODES, OcppError, ProtocolStateError, ValidationError
 from ocpp16.validation import Kind, Mode
 
@@ -59,7 +57,7 @@ _VALIDATORS: Final = _validation._CACHE
 MAX_MESSAGE_ID_LENGTH: Final = 36
 
 # Error codes of later OCPP-J versions, understood on receipt and read as their
-# 1.6 counterparts (DESIGN.md "Wire rules"); never sent.
+# 1.6 counterparts (README "Wire rules"); never sent.
 _LATER_CODES: Final[dict[str, str]] = {
     "FormatViolation": "FormationViolation",
     "OccurrenceConstraintViolation": "OccurenceConstraintViolation",
@@ -191,95 +189,6 @@ Event: TypeAlias = (
     CallReceived | CallResultReceived | CallErrorReceived | BadMessage | MessageIgnored
 )
 """Anything :meth:`Protocol.receive_text` can return."""
-
-
-# ----------------------------------------------------------------------------- JSON
-
-
-class _NonFinite(ValueError):
-    """The frame holds NaN, Infinity or a number too large for a float."""
-
-
-def _refuse_constant(name: str) -> Any:
-    raise _NonFinite(f"{name} is not a JSON number")
-
-
-def _finite_float(text: str) -> float:
-    value = float(text)
-    if value - value != 0.0:  # inf - inf is nan; nan never equals anything
-        raise _NonFinite(f"{text} is outside the range of a double")
-    return value
-
-
-_DECODER = json.JSONDecoder(parse_constant=_refuse_constant, parse_float=_finite_float)
-_decode = _DECODER.decode
-# Only used to recover the message id of a frame that _decode refused for NaN.
-_decode_lenient = json.JSONDecoder(parse_constant=lambda _: None, parse_float=float).decode
-# The C scanner behind JSONDecoder, called directly: json.loads wraps it in two
-# Python frames and a whitespace regex, which cost more than the scan of a frame.
-_c_scanner = getattr(json.scanner, "c_make_scanner", None)
-_scan: Callable[[str, int], tuple[Any, int]] | None = (
-    _c_scanner(_DECODER) if _c_scanner is not None else None
-)
-
-
-def _loads(text: str) -> Any:
-    """Parse one frame; the full decoder handles anything but a clean single value."""
-    if _scan is None:  # pragma: no cover  (an interpreter without the C scanner)
-        return _decode(text)
-    try:
-        value, end = _scan(text, 0)
-    except StopIteration:  # leading whitespace, or not JSON at all
-        return _decode(text)
-    if end != len(text):  # trailing whitespace, or trailing garbage
-        return _decode(text)
-    return value
-
-
-def _not_serializable(value: object) -> Any:
-    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
-
-
-# C encoders made once for the life of the process (json.dumps builds one per
-# call): compact separators, NaN and Infinity refused. Without markers a cyclic
-# payload ends in RecursionError, which _dumps reports like any other.
-_c_make_encoder = getattr(json.encoder, "c_make_encoder", None)
-
-
-def _make_encoder(escape: Callable[[str], str], ensure_ascii: bool) -> Callable[[Any], str]:
-    if _c_make_encoder is not None:
-        encoder = _c_make_encoder(
-            None, _not_serializable, escape, None, ":", ",", False, False, False
-        )
-        return lambda frame: "".join(encoder(frame, 0))
-    return json.JSONEncoder(  # pragma: no cover  (an interpreter without the C encoder)
-        ensure_ascii=ensure_ascii, allow_nan=False, separators=(",", ":")
-    ).encode
-
-
-# Frames keep non-ASCII text as it is (shorter than \u escapes)...
-_encode = _make_encoder(json.encoder.encode_basestring, ensure_ascii=False)
-# ...except text that UTF-8 cannot carry: a lone surrogate, which a peer can send
-# escaped ("\ud800") in valid JSON. Escaped again, it stays valid JSON and valid UTF-8.
-_encode_ascii = _make_encoder(json.encoder.encode_basestring_ascii, ensure_ascii=True)
-
-
-def _dumps(frame: list[Any]) -> str:
-    try:
-        text = _encode(frame)
-        if not text.isascii():
-            try:
-                text.encode("utf-8")
-            except UnicodeEncodeError:
-                text = _encode_ascii(frame)
-        return text
-    except (TypeError, ValueError, RecursionError) as exc:
-        raise ValidationError(
-            "FormationViolation",
-            f"payload cannot be sent as JSON: {exc}",
-            keyword="json",
-            details={"path": "$", "keyword": "json"},
-        ) from None
 
 
 def _valid_id(message_id: object) -> bool:
@@ -470,7 +379,7 @@ class Protocol:
             self._warn(action, kind, payload, exc, where)
 
     def _warn(self, action: str, kind: str, payload: Any, exc: ValidationError, where: str) -> None:
-        # "warn" mode always logs at WARNING (DESIGN.md "Precise answers").
+        # "warn" mode logs every violation at WARNING (README "Validation").
         if (
             exc.keyword == "format"
             and isinstance(exc.value, str)
@@ -675,8 +584,9 @@ class Protocol:
         return BadMessage(text, error, message_id)
 
     def _refuse_nonfinite(self, text: str, exc: _NonFinite) -> Event:
-        # DESIGN.md: NaN/Infinity is a FormationViolation with the id when the
-        # rest of the frame can be read, otherwise a bad message.
+        # RFC 8259 §6 has no NaN or Infinity: a CALL holding them is answered with a
+        # FormationViolation when its id can be read (README "Wire rules"), otherwise
+        # the frame is a bad message.
         error = OcppError("FormationViolation", f"not valid JSON: {exc}")
         try:
             frame = _decode_lenient(text)
