@@ -40,6 +40,7 @@ __all__ = [
     "CallReceived",
     "CallResultReceived",
     "Event",
+    "LostCall",
     "MessageIgnored",
     "MessageType",
     "Protocol",
@@ -185,6 +186,30 @@ class MessageIgnored:
     reason: str
 
 
+@dataclass(slots=True, frozen=True)
+class LostCall:
+    """One of our CALLs that failed with the connection (:meth:`Protocol.connection_lost`).
+
+    It holds what is needed to make the CALL again on a new connection with
+    the same id (``send_call(..., message_id=...)``), so that a central
+    system that did process it can tell.
+
+    Attributes:
+        message_id: The CALL's message id.
+        action: The CALL's action.
+        text: The CALL frame exactly as it was (or would have been) written.
+        sent: True when the frame was written: it was in flight, and the peer
+            may have received and processed it. False when it was still
+            queued behind the outstanding CALLs (OCPP-J 1.6 §4.1.1) and never
+            left this side.
+    """
+
+    message_id: str
+    action: str
+    text: str
+    sent: bool
+
+
 Event: TypeAlias = (
     CallReceived | CallResultReceived | CallErrorReceived | BadMessage | MessageIgnored
 )
@@ -286,16 +311,21 @@ class Protocol:
         if self.state is State.OPEN:
             self._set_state(State.CLOSING)
 
-    def connection_lost(self) -> list[str]:
+    def connection_lost(self) -> list[LostCall]:
         """Mark the connection as gone and forget everything pending.
 
         Returns:
-            The message ids of our CALLs that were queued or awaiting an
-            answer, in the order they were made: each of them has failed.
+            Our CALLs that were queued or awaiting an answer, in the order
+            they were made: each of them has failed. Each says whether it was
+            written (``sent``) and holds its frame, so that it can be made
+            again on a new connection.
         """
         if self.state is not State.CLOSED:
             self._set_state(State.CLOSED)
-        failed = list(self._pending)
+        failed = [
+            LostCall(message_id, pending.action, pending.text, pending.in_flight)
+            for message_id, pending in self._pending.items()
+        ]
         self._pending.clear()
         self._queue.clear()
         self._in_flight = 0
@@ -404,12 +434,19 @@ class Protocol:
 
     # ------------------------------------------------------------------ sending
 
-    def send_call(self, action: str, payload: Mapping[str, Any]) -> str:
+    def send_call(
+        self, action: str, payload: Mapping[str, Any], *, message_id: str | None = None
+    ) -> str:
         """Make a CALL; it is written now or queued behind the outstanding ones.
 
         Args:
             action: The action.
             payload: The request payload.
+            message_id: The CALL's message id; a fresh one from
+                ``message_id_factory`` when ``None``. Give the id of a CALL
+                made before, on a connection that was lost, to make it again:
+                with the same id, the central system can tell a CALL it
+                already processed (:class:`LostCall` holds it).
 
         Returns:
             The CALL's message id; its answer arrives as a
@@ -420,7 +457,9 @@ class Protocol:
             OcppError: ``NotImplemented`` when ``action`` is not an OCPP 1.6
                 action this side may send (unless validation is off for it).
             ValidationError: The payload breaks the schema (strict mode), or
-                cannot be written as JSON; nothing was sent.
+                cannot be written as JSON, or the message id (given or from
+                the factory) is not a string of 1 to 36 characters, or is the
+                id of a CALL still pending; nothing was sent.
         """
         if self.state is not State.OPEN:
             raise ProtocolStateError(f"cannot send {action}: the connection is {self.state.value}")
@@ -436,11 +475,15 @@ class Protocol:
                 self.logger.warning("sending %s anyway (validation=warn): %s", action, error)
         else:
             self._check(action, "request", payload, "outgoing")
-        message_id = self._new_id()
+        source = "given"
+        if message_id is None:
+            message_id, source = self._new_id(), "from message_id_factory"
+        # OCPP-J 1.6 §4.1.4: an id of 1 to 36 characters, unique among our pending CALLs
+        # (an answer is matched to its CALL by the id alone).
         if not _valid_id(message_id) or message_id in self._pending:
             raise ValidationError(
                 "FormationViolation",
-                f"message id {message_id!r} from message_id_factory is not a fresh string of "
+                f"message id {message_id!r} {source} is not a fresh string of "
                 f"1 to {MAX_MESSAGE_ID_LENGTH} characters",
                 keyword="messageId",
             )
