@@ -9,10 +9,21 @@ strings alone.
 Public modules: :mod:`ocpp16.errors` (the exception tree), :mod:`ocpp16.protocol`
 (the sans-I/O core), :mod:`ocpp16.validation` (schema validators and modes),
 :mod:`ocpp16.schemas` (the 39 actions' JSON schemas), :mod:`ocpp16.types`
-(a ``TypedDict`` per payload) and :mod:`ocpp16.security` (the security profiles).
+(a ``TypedDict`` per payload), :mod:`ocpp16.security` (the security profiles)
+and :mod:`ocpp16.chargepoint` (a charge point's session: reconnecting, booting,
+heartbeats, configuration keys).
 """
 
 from ocpp16 import schemas, security, types
+from ocpp16.chargepoint import (
+    STANDARD_KEYS,
+    ChargePointSession,
+    Configuration,
+    ConfigurationKey,
+    KeyType,
+    Reconnect,
+    SessionState,
+)
 from ocpp16.client import Client
 from ocpp16.connection import ClientBase, Options
 from ocpp16.errors import (
@@ -30,18 +41,25 @@ from ocpp16.server import Handshake, Server
 
 __all__ = [
     "ERROR_CODES",
+    "STANDARD_KEYS",
     "Action",
     "CallTimeout",
+    "ChargePointSession",
     "Client",
     "ClientBase",
+    "Configuration",
+    "ConfigurationKey",
     "ConnectionClosed",
     "Handshake",
     "HandshakeError",
+    "KeyType",
     "Ocpp16Error",
     "OcppError",
     "Options",
     "ProtocolStateError",
+    "Reconnect",
     "Server",
+    "SessionState",
     "ValidationError",
     "schemas",
     "security",
