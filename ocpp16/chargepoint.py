@@ -30,6 +30,7 @@ Example::
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
 import inspect
 import logging
@@ -37,13 +38,13 @@ import math
 import random
 import ssl as _ssl
 import weakref
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Iterator, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Final, cast
+from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
 
 from ocpp16.connection import ClientBase
-from ocpp16.errors import HandshakeError, Ocpp16Error, ProtocolStateError
+from ocpp16.errors import ConnectionClosed, HandshakeError, Ocpp16Error, ProtocolStateError
 from ocpp16.validation import validate
 
 if TYPE_CHECKING:
@@ -69,6 +70,8 @@ __all__ = [
 ]
 
 _log = logging.getLogger("ocpp16")
+
+T = TypeVar("T")
 
 _RANDOM: Final = random.Random()
 
@@ -619,11 +622,13 @@ class ChargePointSession:
     Raises:
         ValueError: An option out of its range, or ``configuration`` without
             HeartbeatInterval.
-        TypeError: ``reconnect`` is neither a bool nor a :class:`Reconnect`.
+        TypeError: ``client`` is neither a client nor a function, or
+            ``reconnect`` neither a bool nor a :class:`Reconnect`.
         ValidationError: ``boot`` breaks the BootNotification schema.
 
     Attributes:
         configuration: The configuration keys.
+        url: As given.
         stable_after: As given.
     """
 
@@ -667,8 +672,10 @@ class ChargePointSession:
             configuration = Configuration(
                 {"HeartbeatInterval": ConfigurationKey("60", type=KeyType.INTEGER)}
             )
-        elif "HeartbeatInterval" not in configuration:
-            raise ValueError("the configuration must have HeartbeatInterval (OCPP 1.6 §9.1)")
+        elif getattr(configuration.get("HeartbeatInterval"), "type", None) is not KeyType.INTEGER:
+            raise ValueError(
+                "the configuration must have HeartbeatInterval, an integer (OCPP 1.6 §9.1)"
+            )
         if (
             heartbeat_interval is not None
             and _number("ChargePointSession", "heartbeat_interval", heartbeat_interval) <= 0
@@ -722,7 +729,7 @@ class ChargePointSession:
     def heartbeat_interval(self) -> float:
         """The seconds between heartbeats now."""
         if self._exact_heartbeat is not None:
-            return self._exact_heartbeat
+            return float(self._exact_heartbeat)
         return float(self.configuration.integer("HeartbeatInterval")) or _HEARTBEAT_DEFAULT
 
     def _set_state(self, new: SessionState) -> None:
@@ -774,10 +781,13 @@ class ChargePointSession:
         with 1000); a connection attempt or a wait between attempts is cut
         short. Every task the session started has ended when it returns.
 
+        Do not await it in a handler of the session's client either: closing
+        the connection waits for its handlers. Schedule it there
+        (``asyncio.ensure_future(session.close())``), or use :meth:`reconnect`.
+
         Raises:
             RuntimeError: Called from a task of the session itself, which it
-                would wait for: schedule it instead
-                (``asyncio.ensure_future(session.close())``).
+                would wait for: schedule it instead.
         """
         task = self._task
         if task is None:
@@ -873,6 +883,13 @@ class ChargePointSession:
             raise
         finally:
             stop_listening()
+            for client in list(self._served):
+                with contextlib.suppress(KeyError):  # removed by the application already
+                    client.remove_listener("GetConfiguration", self.configuration.get_configuration)
+                with contextlib.suppress(KeyError):
+                    client.remove_listener(
+                        "ChangeConfiguration", self.configuration.change_configuration
+                    )
             if self._state is not SessionState.CLOSED:
                 self._set_state(SessionState.CLOSED)
 
@@ -948,7 +965,7 @@ class ChargePointSession:
 
     # ------------------------------------------------------------------ tasks of a connection
 
-    def spawn(self, coroutine: Awaitable[Any]) -> asyncio.Task[Any]:
+    def spawn(self, coroutine: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
         """Run ``coroutine`` in a task of the current connection.
 
         The task is cancelled when the connection ends (and :meth:`close`
@@ -964,10 +981,9 @@ class ChargePointSession:
             ProtocolStateError: No connection is open.
         """
         if self._client is None:
-            if inspect.iscoroutine(coroutine):
-                coroutine.close()
+            coroutine.close()
             raise ProtocolStateError("no connection is open: nothing to run a task for")
-        task = asyncio.ensure_future(coroutine)
+        task = asyncio.get_running_loop().create_task(coroutine)
         self._tasks.add(task)
         task.add_done_callback(self._task_done)
         return task
@@ -1043,9 +1059,11 @@ class ChargePointSession:
             return None
         try:
             return await client.call_request(action, payload)
+        except ConnectionClosed as exc:  # the session sees the close itself
+            client.logger.info("%s failed: %s", action, exc)
         except Ocpp16Error as exc:
             client.logger.warning("%s failed: %s", action, exc)
-            return None
+        return None
 
 
 def _boot_retry(answer: BootNotificationResponse | None) -> float:

@@ -547,7 +547,9 @@ class TestHeartbeat:
         """ChangeConfiguration HeartbeatInterval is Accepted and the next Heartbeat keeps to it."""
         central = Central(server, interval=3600)  # no heartbeat for an hour...
         hooks = Hooks()
-        async with running(new_session(server, hooks, answer_configuration=True)) as session:
+        client = Client("CP1")
+        session = new_session(server, hooks, client=client, answer_configuration=True)
+        async with running(session):
             await hooks.until("boot")
             assert central.calls("Heartbeat") == []
             change = {"key": "HeartbeatInterval", "value": "1"}
@@ -556,6 +558,9 @@ class TestHeartbeat:
             assert session.heartbeat_interval == 1.0
             answer = await central.send("GetConfiguration", {"key": ["HeartbeatInterval"]})
             assert answer["configurationKey"][0]["value"] == "1"
+        # The session's handlers leave the client with it.
+        assert client.listeners("GetConfiguration") == []
+        assert client.listeners("ChangeConfiguration") == []
 
     async def test_an_exact_interval_holds_until_the_key_changes(self, server: Server) -> None:
         """heartbeat_interval wins over the boot's interval; a HeartbeatInterval set later wins over it."""
@@ -820,6 +825,10 @@ class TestSessionOptions:
             ({"heartbeat_interval": float("nan")}, ValueError),
             ({"stable_after": -1}, ValueError),
             ({"configuration": Configuration()}, ValueError),
+            (
+                {"configuration": Configuration({"HeartbeatInterval": ConfigurationKey("x")})},
+                ValueError,
+            ),
         ],
     )
     def test_bad_options_are_refused(self, options: dict[str, Any], error: type[Exception]) -> None:
