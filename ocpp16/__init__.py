@@ -10,11 +10,22 @@ Public modules: :mod:`ocpp16.errors` (the exception tree), :mod:`ocpp16.protocol
 (the sans-I/O core), :mod:`ocpp16.validation` (schema validators and modes),
 :mod:`ocpp16.schemas` (the 39 actions' JSON schemas), :mod:`ocpp16.types`
 (a ``TypedDict`` per payload), :mod:`ocpp16.security` (the security profiles),
-:mod:`ocpp16.handshake` (the opening handshake, sans I/O) and
-:mod:`ocpp16.registry` (which charge points a server holds).
+:mod:`ocpp16.handshake` (the opening handshake, sans I/O),
+:mod:`ocpp16.registry` (which charge points a server holds) and
+:mod:`ocpp16.chargepoint` (a charge point's session: reconnecting, booting,
+heartbeats, configuration keys).
 """
 
 from ocpp16 import schemas, security, types
+from ocpp16.chargepoint import (
+    STANDARD_KEYS,
+    ChargePointSession,
+    Configuration,
+    ConfigurationKey,
+    KeyType,
+    Reconnect,
+    SessionState,
+)
 from ocpp16.client import Client
 from ocpp16.connection import ClientBase, Options
 from ocpp16.errors import (
@@ -35,22 +46,29 @@ from ocpp16.server import Server
 
 __all__ = [
     "ERROR_CODES",
+    "STANDARD_KEYS",
     "Action",
     "CallTimeout",
+    "ChargePointSession",
     "Client",
     "ClientBase",
+    "Configuration",
+    "ConfigurationKey",
     "ConnectionClosed",
     "Handshake",
     "HandshakeError",
+    "KeyType",
     "LocalRegistry",
     "NotConnected",
     "Ocpp16Error",
     "OcppError",
     "Options",
     "ProtocolStateError",
+    "Reconnect",
     "Refusal",
     "Registry",
     "Server",
+    "SessionState",
     "ValidationError",
     "schemas",
     "security",

@@ -511,8 +511,8 @@ class ClientBase(_SafeEmitter):
             with contextlib.suppress(Exception):
                 await ws.close()
         error = ConnectionClosed(self._close_code, self._close_reason)
-        for message_id in protocol.connection_lost():
-            self._fail(message_id, error)
+        for lost in protocol.connection_lost():
+            self._fail(lost.message_id, error)
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None

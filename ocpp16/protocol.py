@@ -22,9 +22,6 @@ from __future__ import annotations
 import contextlib
 import enum
 import functools
-import json
-import json.encoder
-import json.scanner
 import logging
 import os
 from collections import deque
@@ -33,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any, Final, TypeAlias
 
 from ocpp16 import validation as _validation
+from ocpp16._json import _decode_lenient, _dumps, _loads, _NonFinite
 from ocpp16.errors import ERROR_CODES, OcppError, ProtocolStateError, ValidationError
 from ocpp16.validation import Kind, Mode
 
@@ -42,6 +40,7 @@ __all__ = [
     "CallReceived",
     "CallResultReceived",
     "Event",
+    "LostCall",
     "MessageIgnored",
     "MessageType",
     "Protocol",
@@ -59,7 +58,7 @@ _VALIDATORS: Final = _validation._CACHE
 MAX_MESSAGE_ID_LENGTH: Final = 36
 
 # Error codes of later OCPP-J versions, understood on receipt and read as their
-# 1.6 counterparts (DESIGN.md "Wire rules"); never sent.
+# 1.6 counterparts (README "Wire rules"); never sent.
 _LATER_CODES: Final[dict[str, str]] = {
     "FormatViolation": "FormationViolation",
     "OccurrenceConstraintViolation": "OccurenceConstraintViolation",
@@ -187,99 +186,34 @@ class MessageIgnored:
     reason: str
 
 
+@dataclass(slots=True, frozen=True)
+class LostCall:
+    """One of our CALLs that failed with the connection (:meth:`Protocol.connection_lost`).
+
+    It holds what is needed to make the CALL again on a new connection with
+    the same id (``send_call(..., message_id=...)``), so that a central
+    system that did process it can tell.
+
+    Attributes:
+        message_id: The CALL's message id.
+        action: The CALL's action.
+        text: The CALL frame exactly as it was (or would have been) written.
+        sent: True when the frame was written: it was in flight, and the peer
+            may have received and processed it. False when it was still
+            queued behind the outstanding CALLs (OCPP-J 1.6 §4.1.1) and never
+            left this side.
+    """
+
+    message_id: str
+    action: str
+    text: str
+    sent: bool
+
+
 Event: TypeAlias = (
     CallReceived | CallResultReceived | CallErrorReceived | BadMessage | MessageIgnored
 )
 """Anything :meth:`Protocol.receive_text` can return."""
-
-
-# ----------------------------------------------------------------------------- JSON
-
-
-class _NonFinite(ValueError):
-    """The frame holds NaN, Infinity or a number too large for a float."""
-
-
-def _refuse_constant(name: str) -> Any:
-    raise _NonFinite(f"{name} is not a JSON number")
-
-
-def _finite_float(text: str) -> float:
-    value = float(text)
-    if value - value != 0.0:  # inf - inf is nan; nan never equals anything
-        raise _NonFinite(f"{text} is outside the range of a double")
-    return value
-
-
-_DECODER = json.JSONDecoder(parse_constant=_refuse_constant, parse_float=_finite_float)
-_decode = _DECODER.decode
-# Only used to recover the message id of a frame that _decode refused for NaN.
-_decode_lenient = json.JSONDecoder(parse_constant=lambda _: None, parse_float=float).decode
-# The C scanner behind JSONDecoder, called directly: json.loads wraps it in two
-# Python frames and a whitespace regex, which cost more than the scan of a frame.
-_c_scanner = getattr(json.scanner, "c_make_scanner", None)
-_scan: Callable[[str, int], tuple[Any, int]] | None = (
-    _c_scanner(_DECODER) if _c_scanner is not None else None
-)
-
-
-def _loads(text: str) -> Any:
-    """Parse one frame; the full decoder handles anything but a clean single value."""
-    if _scan is None:  # pragma: no cover  (an interpreter without the C scanner)
-        return _decode(text)
-    try:
-        value, end = _scan(text, 0)
-    except StopIteration:  # leading whitespace, or not JSON at all
-        return _decode(text)
-    if end != len(text):  # trailing whitespace, or trailing garbage
-        return _decode(text)
-    return value
-
-
-def _not_serializable(value: object) -> Any:
-    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
-
-
-# C encoders made once for the life of the process (json.dumps builds one per
-# call): compact separators, NaN and Infinity refused. Without markers a cyclic
-# payload ends in RecursionError, which _dumps reports like any other.
-_c_make_encoder = getattr(json.encoder, "c_make_encoder", None)
-
-
-def _make_encoder(escape: Callable[[str], str], ensure_ascii: bool) -> Callable[[Any], str]:
-    if _c_make_encoder is not None:
-        encoder = _c_make_encoder(
-            None, _not_serializable, escape, None, ":", ",", False, False, False
-        )
-        return lambda frame: "".join(encoder(frame, 0))
-    return json.JSONEncoder(  # pragma: no cover  (an interpreter without the C encoder)
-        ensure_ascii=ensure_ascii, allow_nan=False, separators=(",", ":")
-    ).encode
-
-
-# Frames keep non-ASCII text as it is (shorter than \u escapes)...
-_encode = _make_encoder(json.encoder.encode_basestring, ensure_ascii=False)
-# ...except text that UTF-8 cannot carry: a lone surrogate, which a peer can send
-# escaped ("\ud800") in valid JSON. Escaped again, it stays valid JSON and valid UTF-8.
-_encode_ascii = _make_encoder(json.encoder.encode_basestring_ascii, ensure_ascii=True)
-
-
-def _dumps(frame: list[Any]) -> str:
-    try:
-        text = _encode(frame)
-        if not text.isascii():
-            try:
-                text.encode("utf-8")
-            except UnicodeEncodeError:
-                text = _encode_ascii(frame)
-        return text
-    except (TypeError, ValueError, RecursionError) as exc:
-        raise ValidationError(
-            "FormationViolation",
-            f"payload cannot be sent as JSON: {exc}",
-            keyword="json",
-            details={"path": "$", "keyword": "json"},
-        ) from None
 
 
 def _valid_id(message_id: object) -> bool:
@@ -377,16 +311,21 @@ class Protocol:
         if self.state is State.OPEN:
             self._set_state(State.CLOSING)
 
-    def connection_lost(self) -> list[str]:
+    def connection_lost(self) -> list[LostCall]:
         """Mark the connection as gone and forget everything pending.
 
         Returns:
-            The message ids of our CALLs that were queued or awaiting an
-            answer, in the order they were made: each of them has failed.
+            Our CALLs that were queued or awaiting an answer, in the order
+            they were made: each of them has failed. Each says whether it was
+            written (``sent``) and holds its frame, so that it can be made
+            again on a new connection.
         """
         if self.state is not State.CLOSED:
             self._set_state(State.CLOSED)
-        failed = list(self._pending)
+        failed = [
+            LostCall(message_id, pending.action, pending.text, pending.in_flight)
+            for message_id, pending in self._pending.items()
+        ]
         self._pending.clear()
         self._queue.clear()
         self._in_flight = 0
@@ -470,7 +409,7 @@ class Protocol:
             self._warn(action, kind, payload, exc, where)
 
     def _warn(self, action: str, kind: str, payload: Any, exc: ValidationError, where: str) -> None:
-        # "warn" mode always logs at WARNING (DESIGN.md "Precise answers").
+        # "warn" mode logs every violation at WARNING (README "Validation").
         if (
             exc.keyword == "format"
             and isinstance(exc.value, str)
@@ -495,12 +434,19 @@ class Protocol:
 
     # ------------------------------------------------------------------ sending
 
-    def send_call(self, action: str, payload: Mapping[str, Any]) -> str:
+    def send_call(
+        self, action: str, payload: Mapping[str, Any], *, message_id: str | None = None
+    ) -> str:
         """Make a CALL; it is written now or queued behind the outstanding ones.
 
         Args:
             action: The action.
             payload: The request payload.
+            message_id: The CALL's message id; a fresh one from
+                ``message_id_factory`` when ``None``. Give the id of a CALL
+                made before, on a connection that was lost, to make it again:
+                with the same id, the central system can tell a CALL it
+                already processed (:class:`LostCall` holds it).
 
         Returns:
             The CALL's message id; its answer arrives as a
@@ -511,7 +457,9 @@ class Protocol:
             OcppError: ``NotImplemented`` when ``action`` is not an OCPP 1.6
                 action this side may send (unless validation is off for it).
             ValidationError: The payload breaks the schema (strict mode), or
-                cannot be written as JSON; nothing was sent.
+                cannot be written as JSON, or the message id (given or from
+                the factory) is not a string of 1 to 36 characters, or is the
+                id of a CALL still pending; nothing was sent.
         """
         if self.state is not State.OPEN:
             raise ProtocolStateError(f"cannot send {action}: the connection is {self.state.value}")
@@ -527,11 +475,15 @@ class Protocol:
                 self.logger.warning("sending %s anyway (validation=warn): %s", action, error)
         else:
             self._check(action, "request", payload, "outgoing")
-        message_id = self._new_id()
+        source = "given"
+        if message_id is None:
+            message_id, source = self._new_id(), "from message_id_factory"
+        # OCPP-J 1.6 §4.1.4: an id of 1 to 36 characters, unique among our pending CALLs
+        # (an answer is matched to its CALL by the id alone).
         if not _valid_id(message_id) or message_id in self._pending:
             raise ValidationError(
                 "FormationViolation",
-                f"message id {message_id!r} from message_id_factory is not a fresh string of "
+                f"message id {message_id!r} {source} is not a fresh string of "
                 f"1 to {MAX_MESSAGE_ID_LENGTH} characters",
                 keyword="messageId",
             )
@@ -675,8 +627,9 @@ class Protocol:
         return BadMessage(text, error, message_id)
 
     def _refuse_nonfinite(self, text: str, exc: _NonFinite) -> Event:
-        # DESIGN.md: NaN/Infinity is a FormationViolation with the id when the
-        # rest of the frame can be read, otherwise a bad message.
+        # RFC 8259 §6 has no NaN or Infinity: a CALL holding them is answered with a
+        # FormationViolation when its id can be read (README "Wire rules"), otherwise
+        # the frame is a bad message.
         error = OcppError("FormationViolation", f"not valid JSON: {exc}")
         try:
             frame = _decode_lenient(text)

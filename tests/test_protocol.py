@@ -717,7 +717,7 @@ class TestConnectionState:
         p = cp()
         for _ in range(3):
             p.send_call("Heartbeat", {})
-        assert p.connection_lost() == ["1", "2", "3"]
+        assert [lost.message_id for lost in p.connection_lost()] == ["1", "2", "3"]
         assert p.state is State.CLOSED
         assert p.pending_calls == {} and p.data_to_send() == []
 

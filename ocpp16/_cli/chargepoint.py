@@ -5,28 +5,34 @@ Each one boots, sends heartbeats, and runs charging sessions on its connectors
 reconnecting when its connection drops. It answers the central system's calls
 as a real charger would: a Reset stops its transactions and reboots it, a
 RemoteStartTransaction starts a session, a ChangeConfiguration changes what it
-does. Built on the public API alone.
+does. Built on the public API alone: :class:`~ocpp16.chargepoint.ChargePointSession`
+connects, reconnects, boots, beats and keeps the configuration keys; this module
+adds the connectors, their sessions and physics, and the answers.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import random
 import socket
 import ssl as _ssl
-from collections.abc import Callable, Coroutine, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, get_args
 
 from ocpp16 import (
     CallTimeout,
+    ChargePointSession,
     Client,
     ClientBase,
+    Configuration,
     ConnectionClosed,
     HandshakeError,
     OcppError,
+    Reconnect,
 )
-from ocpp16.types import MessageTrigger
+from ocpp16.types import BootNotificationResponse, MessageTrigger
 
 from .stats import Stats, now_iso
 
@@ -127,52 +133,37 @@ class _Connector:
         return int(self.meter_wh)
 
 
-# OCPP 1.6 §9.1: the standard configuration keys this charger has: value, read-only.
-def _initial_configuration(config: SimConfig, heartbeat: int) -> dict[str, tuple[str, bool]]:
-    return {
-        "AuthorizeRemoteTxRequests": ("false", False),
-        "ClockAlignedDataInterval": ("0", False),
-        "ConnectionTimeOut": ("60", False),
-        "GetConfigurationMaxKeys": ("50", True),
-        "HeartbeatInterval": (str(heartbeat), False),
-        "LocalAuthorizeOffline": ("false", False),
-        "LocalPreAuthorize": ("false", False),
-        "MeterValueSampleInterval": (str(max(1, round(config.meter_interval))), False),
-        "MeterValuesSampledData": ("Energy.Active.Import.Register,Power.Active.Import", False),
-        "NumberOfConnectors": (str(config.connectors), True),
-        "ResetRetries": ("3", False),
-        "StopTransactionOnEVSideDisconnect": ("true", False),
-        "StopTransactionOnInvalidId": ("true", False),
-        "SupportedFeatureProfiles": ("Core,RemoteTrigger,SmartCharging", True),
-        "TransactionMessageAttempts": ("3", False),
-        "TransactionMessageRetryInterval": ("10", False),
-        "UnlockConnectorOnEVSideDisconnect": ("true", False),
-        "WebSocketPingInterval": ("0", False),
-    }
+# OCPP 1.6 §9.1: the standard configuration keys this charger has, typed and read-only
+# as the spec has them.
+def _initial_configuration(config: SimConfig, heartbeat: int) -> Configuration:
+    configuration = Configuration.standard(
+        {
+            "AuthorizeRemoteTxRequests": "false",
+            "ClockAlignedDataInterval": "0",
+            "ConnectionTimeOut": "60",
+            "GetConfigurationMaxKeys": "50",
+            "HeartbeatInterval": str(heartbeat),
+            "LocalAuthorizeOffline": "false",
+            "LocalPreAuthorize": "false",
+            "MeterValueSampleInterval": str(max(1, round(config.meter_interval))),
+            "MeterValuesSampledData": "Energy.Active.Import.Register,Power.Active.Import",
+            "NumberOfConnectors": str(config.connectors),
+            "ResetRetries": "3",
+            "StopTransactionOnEVSideDisconnect": "true",
+            "StopTransactionOnInvalidId": "true",
+            "SupportedFeatureProfiles": "Core,RemoteTrigger,SmartCharging",
+            "TransactionMessageAttempts": "3",
+            "TransactionMessageRetryInterval": "10",
+            "UnlockConnectorOnEVSideDisconnect": "true",
+            "WebSocketPingInterval": "0",
+        }
+    )
+    # A zero interval would flood the central system with MeterValues.
+    sample = configuration["MeterValueSampleInterval"]
+    configuration.define("MeterValueSampleInterval", dataclasses.replace(sample, minimum=1))
+    return configuration
 
 
-_INTEGER_KEYS = frozenset(
-    {
-        "ClockAlignedDataInterval",
-        "ConnectionTimeOut",
-        "HeartbeatInterval",
-        "MeterValueSampleInterval",
-        "ResetRetries",
-        "TransactionMessageAttempts",
-        "TransactionMessageRetryInterval",
-        "WebSocketPingInterval",
-    }
-)
-_BOOLEAN_KEYS = frozenset(
-    {
-        "AuthorizeRemoteTxRequests",
-        "LocalAuthorizeOffline",
-        "LocalPreAuthorize",
-        "StopTransactionOnEVSideDisconnect",
-        "StopTransactionOnInvalidId",
-        "UnlockConnectorOnEVSideDisconnect",
-    }
-)
 # OCPP 1.6 §5.17 and §7.32: what TriggerMessage may ask for, all of which this charger sends.
 _TRIGGERABLE = frozenset(get_args(MessageTrigger))
 
@@ -230,22 +221,53 @@ class SimulatedChargePoint:
         ]
         heartbeat = config.heartbeat_interval
         self.configuration = _initial_configuration(config, max(1, round(heartbeat or 60)))
+        self.configuration.on_change(self._configuration_changed)
         # The keys hold whole seconds (OCPP 1.6 §9.1: integers); the intervals of the
         # configuration may be shorter (--meter-interval 0.5). Each is used as given
-        # until the central system sets its key.
+        # until the central system sets its key (the session does so for heartbeats).
         self._exact: dict[str, float] = {"MeterValueSampleInterval": config.meter_interval}
-        if heartbeat is not None:
-            self._exact["HeartbeatInterval"] = heartbeat
         self.id_tags = [f"TAG{index:05d}{n}" for n in range(3)]
-        self.client: Client | None = None
+        # What run() is given: when to leave, the handshake gate, a connection already open.
+        self._stop = asyncio.Event()
+        self._gate = asyncio.Semaphore(config.connect_concurrency)
+        self._first: Client | None = None
         # Set when this charge point must leave its connection: the run is over
         # ("Local") or a Reset was accepted ("HardReset" / "SoftReset").
         self._leaving: str | None = None
         self._leave = asyncio.Event()
-        self._heartbeat_changed = asyncio.Event()
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._charging: list[asyncio.Task[Any]] = []
         self.connects = 0
         self.booted = False
+        self.session = ChargePointSession(
+            self._next_client,
+            config.url,
+            boot={
+                "chargePointVendor": "ocpp16",
+                "chargePointModel": "Simulator",
+                # CiString25 (OCPP 1.6 §6.3): a long id is cut, not sent invalid.
+                "chargePointSerialNumber": self.cp_id[:25],
+                "firmwareVersion": "1.0",
+            },
+            # 1 s doubling up to 30 s, times 0.5 to 1.5: charge points cut off
+            # together come back spread out.
+            reconnect=Reconnect(initial=1.0, factor=2.0, max_delay=30.0, jitter=0.5),
+            stable_after=30.0,
+            configuration=self.configuration,
+            heartbeat_interval=heartbeat,
+            rng=self.rng,
+            connect=lambda client: self.connect(self._gate, client),
+            call=self.call,
+            boot_retry_delay=self._boot_retry_delay,
+            on_connect=self._connected,
+            on_boot=self._booted,
+            before_close=self._depart,
+            on_close=self._disconnected,
+        )
+
+    @property
+    def client(self) -> Client | None:
+        """The connection open now, or ``None``."""
+        return self.session.client
 
     # ------------------------------------------------------------------ life
 
@@ -254,23 +276,23 @@ class SimulatedChargePoint:
         password = (config.passwords or {}).get(self.cp_id, config.password)
         # OCPP 1.6 §9.1 WebSocketPingInterval: 0 (the default here) sends no pings;
         # a value the central system sets applies from the next connection.
-        ping = int(self.configuration["WebSocketPingInterval"][0])
+        ping = self.configuration.integer("WebSocketPingInterval")
         client = Client(
             self.cp_id,
             password=password,
             call_timeout=config.call_timeout,
             ping_interval=ping or None,
         )
-        handlers: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+        handlers: dict[str, Callable[[Any], Mapping[str, Any]]] = {
             "CancelReservation": lambda r: {"status": "Rejected"},
             "ChangeAvailability": self._change_availability,
-            "ChangeConfiguration": self._change_configuration,
+            "ChangeConfiguration": self.configuration.change_configuration,
             "ClearCache": lambda r: {"status": "Accepted"},
             "ClearChargingProfile": self._clear_charging_profile,
             # OCPP 1.6 §5.6: no implementation for any vendorId.
             "DataTransfer": lambda r: {"status": "UnknownVendorId"},
             "GetCompositeSchedule": lambda r: {"status": "Rejected"},
-            "GetConfiguration": self._get_configuration,
+            "GetConfiguration": self.configuration.get_configuration,
             # No diagnostics file to upload: the response has no fileName.
             "GetDiagnostics": lambda r: {},
             # OCPP 1.6 §6.28: -1 says Local Authorization Lists are not supported.
@@ -292,25 +314,25 @@ class SimulatedChargePoint:
         return client
 
     def _counted(
-        self, action: str, handler: Callable[[dict[str, Any]], dict[str, Any]]
-    ) -> Callable[[dict[str, Any]], dict[str, Any]]:
+        self, action: str, handler: Callable[[Any], Mapping[str, Any]]
+    ) -> Callable[[dict[str, Any]], Mapping[str, Any]]:
         received = self.stats.received
 
-        def count(request: dict[str, Any]) -> dict[str, Any]:
+        def count(request: dict[str, Any]) -> Mapping[str, Any]:
             received[action] += 1
             return handler(request)
 
         return count
 
-    async def connect(self, gate: asyncio.Semaphore) -> Client:
-        """Open a connection, timing the handshake.
+    async def connect(self, gate: asyncio.Semaphore, client: Client | None = None) -> Client:
+        """Open a connection (of ``client``, or of a new one), timing the handshake.
 
         Raises:
             HandshakeError: The central system refused it.
             OSError: The central system could not be reached.
             TimeoutError: The handshake took too long.
         """
-        client = self._new_client()
+        client = client if client is not None else self._new_client()
         loop = asyncio.get_running_loop()
         async with gate:
             started = loop.time()
@@ -354,85 +376,42 @@ class SimulatedChargePoint:
             gate: Bounds the handshakes in flight across all charge points.
             client: A connection already open, to start with.
         """
-        loop = asyncio.get_running_loop()
-        backoff = 1.0
-        while not stop.is_set():
-            if client is None:
-                try:
-                    client = await self.connect_unless(stop, gate)
-                except (HandshakeError, OSError, TimeoutError):
-                    await _pause(stop, backoff * self.rng.uniform(0.5, 1.5))
-                    backoff = min(backoff * 2, 30.0)
-                    continue
-                if client is None:
-                    break  # stopped while connecting
-            self.stats.connected += 1
-            opened = loop.time()
-            try:
-                await self._online(client, stop)
-            finally:
-                self.stats.connected -= 1
-            client = None
-            if self._leaving in ("HardReset", "SoftReset") and not stop.is_set():
-                await _pause(stop, self.rng.uniform(0.2, 1.0))  # reboot
-                backoff = 1.0
-            elif not stop.is_set():
-                # Dropped by the central system. A connection that lasted is retried
-                # at once; one that keeps dropping waits longer each time, so that a
-                # central system which accepts and closes is not hammered.
-                if loop.time() - opened >= 30.0:
-                    backoff = 1.0
-                else:
-                    await _pause(stop, backoff * self.rng.uniform(0.5, 1.5))
-                    backoff = min(backoff * 2, 30.0)
-            self._leaving = None
-            self._leave.clear()
+        self._stop, self._gate, self._first = stop, gate, client
+        async with self.session:
+            await stop.wait()
 
-    async def _online(self, client: Client, stop: asyncio.Event) -> None:
-        """One connection: boot, then heartbeats and sessions until it ends."""
-        self.client = client
-        closed = asyncio.Event()
-        if client.is_open:
-            client.on("close", lambda code, reason: closed.set())
-        else:
-            closed.set()
-        ending = asyncio.ensure_future(stop.wait())
-        leaving = asyncio.ensure_future(self._leave.wait())
-        lost = asyncio.ensure_future(closed.wait())
-        sessions: list[asyncio.Task[None]] = []
-        heartbeat: asyncio.Task[None] | None = None
-        try:
-            booted = asyncio.ensure_future(self._boot(client))
-            await asyncio.wait({booted, ending, leaving, lost}, return_when=asyncio.FIRST_COMPLETED)
-            if not booted.done():
-                booted.cancel()
-            elif booted.result():
-                for connector in self.connectors:
-                    sessions.append(asyncio.create_task(self._sessions(connector)))
-                heartbeat = asyncio.create_task(self._heartbeats())
-                await self._status_all()
-                await asyncio.wait({ending, leaving, lost}, return_when=asyncio.FIRST_COMPLETED)
-            if lost.done() and not stop.is_set() and self._leaving is None:
-                self.stats.error("(connection)", "connection closed by the central system")
-                return
-            self._leaving = self._leaving or "Local"
-            self._leave.set()  # cuts short the pauses between StopTransaction attempts
-            # Stop the transactions on the way out: "Local" at the end of the run,
-            # "HardReset"/"SoftReset" for a Reset (OCPP 1.6 §5.14).
-            for connector in self.connectors:
-                connector.wake.set()
-            if sessions:
-                await asyncio.wait(sessions, timeout=self.config.call_timeout + 1)
-        finally:
-            for task in (ending, leaving, lost, *sessions, *self._tasks):
-                task.cancel()
-            if heartbeat is not None:
-                heartbeat.cancel()
-            self._tasks.clear()
-            self.client = None
-            # Even when the central system closed it: close() also waits for the
-            # connection's reader to finish, so that nothing of it outlives the run.
-            await client.close()
+    def _next_client(self) -> Client:
+        first, self._first = self._first, None
+        return first if first is not None else self._new_client()
+
+    def _connected(self, client: Client) -> None:
+        self.stats.connected += 1
+
+    async def _booted(self, client: Client, answer: BootNotificationResponse) -> None:
+        """One connection booted: heartbeats (the session's), sessions, and every status."""
+        if not self.booted:
+            self.booted = True
+            self.stats.booted += 1
+        self._charging = [self.session.spawn(self._sessions(c)) for c in self.connectors]
+        await self._status_all()
+
+    async def _depart(self, client: Client) -> None:
+        # Before a connection closes on purpose, the transactions stop: reason "Local"
+        # at the end of the run, "HardReset"/"SoftReset" for a Reset (OCPP 1.6 §5.14).
+        self._leaving = self._leaving or "Local"
+        self._leave.set()  # cuts short the pauses between StopTransaction attempts
+        for connector in self.connectors:
+            connector.wake.set()
+        if self._charging:
+            await asyncio.wait(self._charging, timeout=self.config.call_timeout + 1)
+
+    def _disconnected(self, client: Client) -> None:
+        self.stats.connected -= 1
+        if self._leaving is None and not self._stop.is_set():
+            self.stats.error("(connection)", "connection closed by the central system")
+        self._leaving = None
+        self._leave.clear()
+        self._charging = []
 
     # ------------------------------------------------------------------ calls
 
@@ -457,43 +436,14 @@ class SimulatedChargePoint:
         self.stats.latency(action, loop.time() - started)
         return result
 
-    async def _boot(self, client: Client) -> bool:
-        """Send BootNotification until accepted (OCPP 1.6 §4.2); False if it never is."""
-        while client.is_open:
-            answer = await self.call(
-                "BootNotification",
-                {
-                    "chargePointVendor": "ocpp16",
-                    "chargePointModel": "Simulator",
-                    # CiString25 (OCPP 1.6 §6.3): a long id is cut, not sent invalid.
-                    "chargePointSerialNumber": self.cp_id[:25],
-                    "firmwareVersion": "1.0",
-                },
-            )
-            interval = 10
-            if answer is not None:
-                interval = answer["interval"] or 10
-                if answer["status"] == "Accepted":
-                    if self.config.heartbeat_interval is None and answer["interval"] > 0:
-                        self._set("HeartbeatInterval", str(answer["interval"]))
-                    if not self.booted:
-                        self.booted = True
-                        self.stats.booted += 1
-                    return True
-            # Pending or Rejected: ask again after the interval it gave.
-            await asyncio.sleep(min(interval, 60) * self.rng.uniform(0.8, 1.2))
-        return False
+    def _boot_retry_delay(self, answer: BootNotificationResponse | None) -> float:
+        # Pending or Rejected: ask again after the interval it gave, at most a minute.
+        interval = (answer["interval"] or 10) if answer is not None else 10
+        return min(interval, 60) * self.rng.uniform(0.8, 1.2)
 
     def _interval(self, key: str) -> float:
         exact = self._exact.get(key)
-        return exact if exact is not None else float(self.configuration[key][0])
-
-    async def _heartbeats(self) -> None:
-        while True:
-            seconds = self._interval("HeartbeatInterval") or 60.0
-            if not await _pause(self._heartbeat_changed, seconds):
-                await self.call("Heartbeat", {})
-            self._heartbeat_changed.clear()
+        return exact if exact is not None else float(self.configuration.integer(key))
 
     async def _status(self, connector_id: int, status: str) -> None:
         if connector_id:
@@ -518,27 +468,16 @@ class SimulatedChargePoint:
             await self._status(connector.id, connector.status)
 
     async def _meter_values(self, connector: _Connector, context: str = "Sample.Periodic") -> None:
+        sampled = [
+            {"value": value, "context": context, "measurand": measurand, "unit": unit}
+            for value, measurand, unit in (
+                (str(connector.register), "Energy.Active.Import.Register", "Wh"),
+                (f"{connector.power_w:.0f}", "Power.Active.Import", "W"),
+            )
+        ]
         payload: dict[str, Any] = {
             "connectorId": connector.id,
-            "meterValue": [
-                {
-                    "timestamp": now_iso(),
-                    "sampledValue": [
-                        {
-                            "value": str(connector.register),
-                            "context": context,
-                            "measurand": "Energy.Active.Import.Register",
-                            "unit": "Wh",
-                        },
-                        {
-                            "value": f"{connector.power_w:.0f}",
-                            "context": context,
-                            "measurand": "Power.Active.Import",
-                            "unit": "W",
-                        },
-                    ],
-                }
-            ],
+            "meterValue": [{"timestamp": now_iso(), "sampledValue": sampled}],
         }
         if connector.transaction_id is not None:
             payload["transactionId"] = connector.transaction_id
@@ -660,8 +599,8 @@ class SimulatedChargePoint:
         if connector.id_tag is not None:
             payload["idTag"] = connector.id_tag
         meter_stop = connector.register
-        attempts = max(1, int(self.configuration["TransactionMessageAttempts"][0]))
-        retry = float(self.configuration["TransactionMessageRetryInterval"][0])
+        attempts = max(1, self.configuration.integer("TransactionMessageAttempts"))
+        retry = float(self.configuration.integer("TransactionMessageRetryInterval"))
         for attempt in range(1, attempts + 1):
             client = self.client
             answer = await self.call("StopTransaction", payload)
@@ -688,23 +627,14 @@ class SimulatedChargePoint:
 
     # ------------------------------------------------------------------ the central system's calls
 
-    def _later(self, coroutine: Coroutine[Any, Any, Any]) -> None:
-        """Run ``coroutine`` after the current reply has gone out."""
-        task = asyncio.ensure_future(coroutine)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
     def _connector(self, connector_id: Any) -> _Connector | None:
         if isinstance(connector_id, int) and 1 <= connector_id <= len(self.connectors):
             return self.connectors[connector_id - 1]
         return None
 
-    def _set(self, key: str, value: str) -> None:
-        self.configuration[key] = (value, self.configuration[key][1])
-        self._exact.pop(key, None)
-        if key == "HeartbeatInterval":
-            self._heartbeat_changed.set()
-        elif key == "MeterValueSampleInterval":
+    def _configuration_changed(self, key: str, value: str) -> None:
+        if key == "MeterValueSampleInterval":
+            self._exact.pop(key, None)
             self._nudge(self.connectors)  # the new interval counts from the last sample
 
     def _nudge(self, connectors: Sequence[_Connector | None]) -> None:
@@ -723,6 +653,7 @@ class SimulatedChargePoint:
         if self._leaving is None:
             self._leaving = "HardReset" if request["type"] == "Hard" else "SoftReset"
             self._leave.set()
+            self.session.reconnect(delay=self.rng.uniform(0.2, 1.0))  # the reboot
         return {"status": "Accepted"}
 
     def _remote_start(self, request: dict[str, Any]) -> dict[str, Any]:
@@ -779,10 +710,10 @@ class SimulatedChargePoint:
                     scheduled = True
             elif connector.available != operative:
                 connector.available = operative
-                self._later(self._status(connector.id, _availability(connector)))
+                self.session.after_reply(self._status(connector.id, _availability(connector)))
                 connector.wake.set()
         if connector_id == 0 and not scheduled:
-            self._later(self._status(0, self._station_status()))
+            self.session.after_reply(self._status(0, self._station_status()))
         return {"status": "Scheduled" if scheduled else "Accepted"}
 
     async def _available_or_not(self, connector: _Connector) -> None:
@@ -791,39 +722,6 @@ class SimulatedChargePoint:
             connector.available = connector.available_next
             connector.available_next = None
         await self._status(connector.id, _availability(connector))
-
-    def _get_configuration(self, request: dict[str, Any]) -> dict[str, Any]:
-        keys = request.get("key")
-        wanted = keys if keys else sorted(self.configuration)
-        known = [
-            {
-                "key": key,
-                "readonly": self.configuration[key][1],
-                "value": self.configuration[key][0],
-            }
-            for key in wanted
-            if key in self.configuration
-        ]
-        unknown = [key for key in wanted if key not in self.configuration]
-        answer: dict[str, Any] = {"configurationKey": known}
-        if unknown:
-            answer["unknownKey"] = unknown
-        return answer
-
-    def _change_configuration(self, request: dict[str, Any]) -> dict[str, Any]:
-        key, value = request["key"], request["value"]
-        if key not in self.configuration:
-            return {"status": "NotSupported"}
-        if self.configuration[key][1]:
-            return {"status": "Rejected"}
-        if key in _INTEGER_KEYS and not (value.isascii() and value.isdigit()):
-            return {"status": "Rejected"}
-        if key in _BOOLEAN_KEYS and value.lower() not in ("true", "false"):
-            return {"status": "Rejected"}
-        if key == "MeterValueSampleInterval" and int(value) == 0:
-            return {"status": "Rejected"}  # a zero interval would flood the central system
-        self._set(key, value.lower() if key in _BOOLEAN_KEYS else value)
-        return {"status": "Accepted"}
 
     def _set_charging_profile(self, request: dict[str, Any]) -> dict[str, Any]:
         connector_id = request["connectorId"]
@@ -874,14 +772,13 @@ class SimulatedChargePoint:
         if message not in _TRIGGERABLE:
             return {"status": "NotImplemented"}
         # OCPP 1.6 §5.17: the answer goes first, then the message it asked for.
-        self._later(self._send_triggered(message, connector_id))
+        self.session.after_reply(self._send_triggered(message, connector_id))
         return {"status": "Accepted"}
 
     async def _send_triggered(self, message: str, connector_id: int | None) -> None:
         chosen = self.connectors if not connector_id else [self.connectors[connector_id - 1]]
         if message == "BootNotification":
-            if self.client is not None:
-                await self._boot(self.client)
+            await self.session.boot()
         elif message == "Heartbeat":
             await self.call("Heartbeat", {})
         elif message == "StatusNotification":
