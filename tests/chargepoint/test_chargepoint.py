@@ -37,12 +37,11 @@ from ocpp16 import (
 )
 from ocpp16 import chargepoint as chargepoint_module
 from ocpp16.validation import validate
-
-from .conftest import TIMEOUT, url, wait
+from tests.helpers import NOW_ISO as NOW
+from tests.helpers import TIMEOUT, url, wait
 
 T = TypeVar("T")
 
-NOW = "2024-05-01T12:00:00Z"
 BOOT = {"chargePointVendor": "ocpp16", "chargePointModel": "Test"}
 CALL, CALLRESULT = 2, 3
 # Quick reconnections with no jitter: the tests wait on events, not on these.

@@ -14,8 +14,7 @@ import trustme
 
 from ocpp16 import Client, ClientBase, Handshake, HandshakeError, Server
 from ocpp16.security import check_authorization_key, client_ssl_context, server_ssl_context
-
-from .conftest import wait
+from tests.helpers import wait
 
 KEY_HEX = "00ff10aa3a" * 4  # a 20-byte AuthorizationKey, as ChangeConfiguration sets it
 RAW_KEY = bytes.fromhex(KEY_HEX)  # holds b":" (0x3a) and NUL, as binary passwords may

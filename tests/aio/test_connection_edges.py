@@ -26,10 +26,7 @@ from ocpp16 import (
     Server,
 )
 from ocpp16.connection import _takes_cb
-
-from .conftest import connect_pair, future_and_setter, raw_peer, recv_json, url, wait
-
-NOW = {"currentTime": "2024-05-01T12:00:00Z"}
+from tests.helpers import NOW, connect_pair, future_and_setter, raw_peer, recv_json, url, wait
 
 
 class TestOptions:

@@ -19,8 +19,7 @@ from ocpp16 import (
     Refusal,
     Server,
 )
-
-from .conftest import TIMEOUT, connect_pair, url, wait
+from tests.helpers import TIMEOUT, connect_pair, url, wait
 
 
 def _refusals(server: Server) -> list[tuple[str | None, int, str]]:

@@ -23,8 +23,7 @@ from ocpp16._cli import main
 from ocpp16._cli.central import CentralSystem
 from ocpp16._cli.chargepoint import SimConfig
 from ocpp16._cli.simulate import ProgressView, SimResult, render_summary, run_simulation
-
-from .conftest import TIMEOUT, wait
+from tests.helpers import TIMEOUT, wait
 
 
 @asynccontextmanager
@@ -346,7 +345,7 @@ async def test_simulated_charge_points_at_a_mobilityhouse_central() -> None:
     from websockets.asyncio.server import ServerConnection
     from websockets.asyncio.server import serve as ws_serve
 
-    from .test_interop import MhCentral
+    from tests.interop.test_interop import MhCentral
 
     centrals: list[MhCentral] = []
     first_status = asyncio.Event()
@@ -471,7 +470,7 @@ async def test_stop_during_the_ramp_connects_no_more() -> None:
 
 def test_unreachable_prints_no_banner(capsys: pytest.CaptureFixture[str]) -> None:
     """Without --json too, an unreachable central system is the one line on stderr, nothing else."""
-    from .test_cli import closed_port
+    from tests.cli.test_cli import closed_port
 
     assert main(["simulate", f"ws://127.0.0.1:{closed_port()}/ocpp"]) == 1
     captured = capsys.readouterr()

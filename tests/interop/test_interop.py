@@ -40,8 +40,8 @@ from websockets.asyncio.server import serve as ws_serve
 
 import ocpp16
 from ocpp16 import OcppError
+from tests.helpers import NOW_ISO as NOW
 
-NOW = "2024-05-01T12:00:00Z"
 # Ids with characters that must be percent-quoted in the URL path.
 MH_CP_ID = "MH CP/01"
 OCPP16_CP_ID = "CP 16/ü"

@@ -26,19 +26,19 @@ from ocpp16 import (
     Server,
     ValidationError,
 )
-
-from .conftest import (
+from tests.helpers import (
+    NOW,
     connect_pair,
     future_and_setter,
     raw_peer,
     recv_json,
+    until,
     url,
     wait,
 )
 
 BOOT = {"chargePointVendor": "eParking", "chargePointModel": "NECU-T2"}
 BOOT_OK = {"status": "Accepted", "interval": 60, "currentTime": "2024-05-01T12:00:00Z"}
-NOW = {"currentTime": "2024-05-01T12:00:00Z"}
 STATUS = {"connectorId": 1, "errorCode": "NoError", "status": "Available"}
 
 
@@ -125,7 +125,7 @@ class TestServer:
         peer.on("close", on_close)
         await client.close()
         await wait(closed)
-        await wait(_until(lambda: not server.clients))
+        await wait(until(lambda: not server.clients))
 
     async def test_server_options_apply_to_each_connection(self) -> None:
         """An option given to Server(...) applies to every connection it accepts."""
@@ -171,12 +171,6 @@ class TestServer:
         client, _ = await connect_pair(server)
         assert "listener bug" in caplog.text
         await client.close()
-
-
-async def _until(condition: Any) -> None:
-    """Yield to the loop until ``condition()`` holds (bounded by the caller's timeout)."""
-    while not condition():
-        await asyncio.sleep(0)
 
 
 # ----------------------------------------------------------------------------- handshake
@@ -460,7 +454,7 @@ class TestHandlers:
         with caplog.at_level(logging.WARNING, "ocpp16"):
             assert await wait(client.call_request("BootNotification", BOOT)) == BOOT_OK
             await wait(second_done.wait())
-            await wait(_until(lambda: caplog.text.count("the first reply wins") >= 2))
+            await wait(until(lambda: caplog.text.count("the first reply wins") >= 2))
         assert ran == ["first", "second"]
 
     async def test_none_without_cb_replies_empty(self, pair: tuple[Client, ClientBase]) -> None:
@@ -655,7 +649,7 @@ class TestCallRequest:
         with pytest.raises(CallTimeout):
             await wait(client.call_request("Heartbeat", timeout=0.05))
         second = client.call_request("Heartbeat", timeout=5)
-        await wait(_until(lambda: len(calls) == 2))
+        await wait(until(lambda: len(calls) == 2))
         calls[1](NOW)
         assert await wait(second) == NOW
 
@@ -665,10 +659,10 @@ class TestCallRequest:
         pending: list[Any] = []
         peer.on("Heartbeat", lambda request, cb: pending.append(cb))
         first = client.call_request("Heartbeat")
-        await wait(_until(lambda: len(pending) == 1))
+        await wait(until(lambda: len(pending) == 1))
         first.cancel()
         second = client.call_request("Heartbeat")
-        await wait(_until(lambda: len(pending) == 2))
+        await wait(until(lambda: len(pending) == 2))
         pending[1](NOW)
         assert await wait(second) == NOW
 
@@ -764,7 +758,7 @@ class TestCallRequest:
         async with Server(message_id_factory=lambda: next(ids)) as custom:
             port = await custom.listen(0, host="127.0.0.1")
             async with ws_connect(f"ws://127.0.0.1:{port}/o/CP1", subprotocols=["ocpp1.6"]) as ws:  # type: ignore[list-item]
-                await wait(_until(lambda: "CP1" in custom.clients))
+                await wait(until(lambda: "CP1" in custom.clients))
                 custom.clients["CP1"].call_request("ClearCache")
                 assert (await recv_json(ws))[:3] == [2, "id-1", "ClearCache"]
 
@@ -916,14 +910,14 @@ async def test_connect_disconnect_cycles_leave_nothing_behind(server: Server) ->
     async with asyncio.timeout(120):
         for i in range(100):  # warm-up: caches, compiled validators, first-use allocations
             await cycle(i)
-        await _until(lambda: not server.clients)
+        await until(lambda: not server.clients)
         gc.collect()
         tasks_before = len(asyncio.all_tasks())
         objects_before = len(gc.get_objects())
         for i in range(1000):
             await cycle(i)
-        await _until(lambda: not server.clients)
-        await _until(lambda: len(asyncio.all_tasks()) <= tasks_before)
+        await until(lambda: not server.clients)
+        await until(lambda: len(asyncio.all_tasks()) <= tasks_before)
         gc.collect()
         objects_after = len(gc.get_objects())
     assert server.clients == {}

@@ -24,8 +24,7 @@ import ocpp16
 from ocpp16._cli import build_parser, main
 from ocpp16._cli.output import MessageLog
 from ocpp16._cli.stats import Stats
-
-from .test_public_api import PUBLIC_MODULES
+from tests.test_public_api import PUBLIC_MODULES
 
 CLI_DIR = Path(ocpp16.__file__).parent / "_cli"
 TIMEOUT = 60
@@ -471,7 +470,7 @@ def test_main_leaves_the_logger_as_it_found_it(capsys: pytest.CaptureFixture[str
 
 def test_readme_first_command_is_install_and_demo() -> None:
     """The README's first command installs the package with the cli extra and runs the demo."""
-    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
     first = re.search(r"```sh\n(.*?)\n```", readme, re.DOTALL)
     assert first is not None
     assert first.group(1).strip() == 'pip install ".[cli]" && ocpp16 demo'

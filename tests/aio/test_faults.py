@@ -24,10 +24,8 @@ from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.client import connect as ws_connect
 
 from ocpp16 import Client, ClientBase, ConnectionClosed, OcppError, Server
+from tests.helpers import NOW, connect_pair, future_and_setter, recv_json, until, url, wait
 
-from .conftest import TIMEOUT, connect_pair, future_and_setter, recv_json, url, wait
-
-NOW = {"currentTime": "2024-05-01T12:00:00Z"}
 LATER = {"currentTime": "2024-05-01T12:00:01Z"}
 ACCEPTED = {"status": "Accepted"}
 STATUS = {"connectorId": 1, "errorCode": "NoError", "status": "Available"}
@@ -103,13 +101,6 @@ async def healthy_pair(server: Server, cp_id: str) -> tuple[Client, ClientBase]:
     client.on("Reset", lambda request: ACCEPTED)
     peer.on("Heartbeat", lambda request: NOW)
     return client, peer
-
-
-async def until(condition: Callable[[], bool]) -> None:
-    """Yield to the loop (no sleeping) until ``condition()`` holds, within TIMEOUT."""
-    async with asyncio.timeout(TIMEOUT):
-        while not condition():
-            await asyncio.sleep(0)
 
 
 # ----------------------------------------------------------------------------- 1. a TCP reset

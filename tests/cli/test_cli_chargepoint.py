@@ -21,8 +21,7 @@ from ocpp16._cli.central import CentralSystem
 from ocpp16._cli.chargepoint import SimConfig, SimulatedChargePoint
 from ocpp16._cli.stats import Stats, now_iso
 from ocpp16.validation import validate
-
-from .conftest import TIMEOUT, url, wait
+from tests.helpers import TIMEOUT, url, wait
 
 T = TypeVar("T")
 Where = Callable[[dict[str, Any]], bool]

@@ -21,7 +21,7 @@ import ocpp16.schemas as schemas
 import ocpp16.types as types
 from ocpp16.schemas import Action
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 SCHEMA_DIR = ROOT / "ocpp16" / "schemas"
 DRAFT_04 = "http://json-schema.org/draft-04/schema#"

@@ -31,8 +31,7 @@ from ocpp16._cli.central import (
 )
 from ocpp16._cli.serve import CannotListen, ServeConfig, run_server
 from ocpp16.security import client_ssl_context, server_ssl_context
-
-from .conftest import TIMEOUT, wait
+from tests.helpers import TIMEOUT, wait
 
 NOW = "2026-11-25T10:00:00.000Z"
 

@@ -46,7 +46,7 @@ from hypothesis.errors import HypothesisWarning
 # ---------------------------------------------------------------------------------------
 
 ORACLE_ENV_VAR = "OCPP16_ORACLE_DIR"
-DEFAULT_ORACLE_DIR = Path(__file__).resolve().parents[2] / "shared" / "ocpp16-official-schemas"
+DEFAULT_ORACLE_DIR = Path(__file__).resolve().parents[3] / "shared" / "ocpp16-official-schemas"
 
 CORE_ACTIONS = (
     "Authorize",

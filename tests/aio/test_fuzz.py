@@ -22,11 +22,11 @@ from ocpp16.protocol import (
     MessageIgnored,
     Protocol,
 )
+from tests.helpers import NOW_ISO as NOW
 
 EVENT_TYPES = (CallReceived, CallResultReceived, CallErrorReceived, BadMessage, MessageIgnored)
 ACTIONS = sorted(schemas.ALL)
 LATER_CODES = ("FormatViolation", "OccurrenceConstraintViolation", "RpcFrameworkError")
-NOW = "2024-05-01T12:00:00Z"
 
 # A quiet logger for the cores: "warn" mode logs at WARNING for every bad payload.
 QUIET = logging.getLogger("ocpp16.test_fuzz")

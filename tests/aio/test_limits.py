@@ -4,28 +4,27 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from typing import Any
 
 import pytest
 from websockets.asyncio.client import connect as ws_connect
 
 from ocpp16 import Client, ConnectionClosed, HandshakeError, Options, Server
-
-from .conftest import connect_pair, future_and_setter, raw_peer, recv_json, url, wait
-
-NOW = {"currentTime": "2024-05-01T12:00:00Z"}
-
-
-async def listening(**options: Any) -> Server:
-    server = Server(**options)
-    await server.listen(0, host="127.0.0.1")
-    server.on("connection", lambda client: client.on("Heartbeat", lambda request: NOW))
-    return server
+from tests.helpers import (
+    NOW,
+    connect_pair,
+    future_and_setter,
+    listening,
+    raw_peer,
+    recv_json,
+    url,
+    wait,
+)
 
 
 @pytest.fixture
 async def limited(request: pytest.FixtureRequest) -> AsyncIterator[Server]:
     server = await listening(**request.param)
+    server.on("connection", lambda client: client.on("Heartbeat", lambda request: NOW))
     try:
         yield server
     finally:
