@@ -9,7 +9,8 @@ strings alone.
 Public modules: :mod:`ocpp16.errors` (the exception tree), :mod:`ocpp16.protocol`
 (the sans-I/O core), :mod:`ocpp16.validation` (schema validators and modes),
 :mod:`ocpp16.schemas` (the 39 actions' JSON schemas), :mod:`ocpp16.types`
-(a ``TypedDict`` per payload) and :mod:`ocpp16.security` (the security profiles).
+(a ``TypedDict`` per payload), :mod:`ocpp16.security` (the security profiles)
+and :mod:`ocpp16.observer` (structured hooks into connections).
 """
 
 from ocpp16 import schemas, security, types
@@ -25,6 +26,7 @@ from ocpp16.errors import (
     ProtocolStateError,
     ValidationError,
 )
+from ocpp16.observer import Observer
 from ocpp16.schemas import Action
 from ocpp16.server import Handshake, Server
 
@@ -37,6 +39,7 @@ __all__ = [
     "ConnectionClosed",
     "Handshake",
     "HandshakeError",
+    "Observer",
     "Ocpp16Error",
     "OcppError",
     "Options",

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
+from ocpp16._ws_transport import WebSocketTransport
 from ocpp16.connection import ClientBase, Options
 from ocpp16.errors import HandshakeError
 from ocpp16.protocol import Role
@@ -148,7 +149,7 @@ class Client(ClientBase):
                 f"{target} did not agree on the subprotocol {SUBPROTOCOL} "
                 f"(it answered {ws.subprotocol!r})"
             )
-        self._attach(ws)
+        self._attach(WebSocketTransport(ws))
         self._reader = asyncio.create_task(self._run())
         self.logger.info("connected to %s", target)
         self._emit_safe("connect")

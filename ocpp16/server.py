@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import inspect
 import logging
 import ssl as _ssl
 import weakref
@@ -21,8 +20,11 @@ from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import unquote
 
+from ocpp16._dispatch import ask
 from ocpp16._emitter import _SafeEmitter
-from ocpp16.connection import ClientBase, Options, _takes_cb
+from ocpp16._ws_transport import WebSocketTransport
+from ocpp16.connection import ClientBase, Options
+from ocpp16.observer import Observer
 from ocpp16.protocol import Role
 from ocpp16.security import SECURITY_PROFILES
 
@@ -303,49 +305,53 @@ class Server(_SafeEmitter):
 
     async def _ask(self, listener: Callable[..., Any], cp_id: str, handshake: Handshake) -> bool:
         """One listener's verdict: cb() or True accepts; cb(error), False or raising rejects."""
-        decided: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-
-        def cb(error: object = None) -> None:
-            if not decided.done():
-                decided.set_result(error is None)
-
-        takes_cb = _takes_cb(listener, 3)
-        try:
-            result = listener(cp_id, handshake, cb) if takes_cb else listener(cp_id, handshake)
-            if inspect.isawaitable(result):
-                result = await result
-        except Exception as exc:
-            self.logger.warning("authorization of %r rejected: the listener raised %r", cp_id, exc)
-            return False
-        if not takes_cb and result is not True and result is not False:
-            # Without cb, the returned value is the only verdict there can be.
-            self.logger.warning(
-                "authorization of %r rejected: a listener without cb must return True or "
-                "False, not %r",
-                cp_id,
-                result,
-            )
-            return False
-        if result is True or result is False:
-            if not decided.done():
-                decided.set_result(result)
-        elif not decided.done():
-            try:
-                await asyncio.wait_for(asyncio.shield(decided), self.options.handler_timeout)
-            except TimeoutError:
-                self.logger.warning("authorization of %r rejected: no decision in time", cp_id)
-                return False
-        if not decided.result():
-            self.logger.info("authorization of %r rejected", cp_id)
-        return decided.result()
+        return await ask(
+            listener, cp_id, handshake, timeout=self.options.handler_timeout, logger=self.logger
+        )
 
     # ------------------------------------------------------------------ connections
+
+    _observers: tuple[Observer, ...] = ()
+
+    def add_observer(self, observer: Observer) -> None:
+        """Attach ``observer`` to every connection this server makes from now on.
+
+        Its :meth:`~ocpp16.observer.Observer.refused` hook also hears of the
+        handshakes the server refuses.
+
+        Args:
+            observer: An :class:`~ocpp16.observer.Observer`.
+
+        Raises:
+            TypeError: ``observer`` is not an ``Observer``.
+        """
+        if not isinstance(observer, Observer):
+            raise TypeError(f"an observer must be an ocpp16.Observer, not {observer!r}")
+        if observer not in self._observers:
+            self._observers = (*self._observers, observer)
+
+    def remove_observer(self, observer: Observer) -> None:
+        """Stop ``observer``: new connections no longer get it, and the current ones drop it.
+
+        Args:
+            observer: An observer attached with :meth:`add_observer`.
+
+        Raises:
+            ValueError: ``observer`` is not attached to this server.
+        """
+        if observer not in self._observers:
+            raise ValueError(f"{observer!r} does not observe this server")
+        self._observers = tuple(o for o in self._observers if o is not observer)
+        for client in list(self.clients.values()):
+            if observer in client._observers:
+                client.remove_observer(observer)
 
     async def _handler(self, ws: ServerConnection) -> None:
         handshake = self._handshakes.pop(ws)
         client = ClientBase(handshake.cp_id, role=Role.CENTRAL_SYSTEM, options=self.options)
-        client.handshake = handshake
-        client._attach(ws)
+        for observer in self._observers:
+            client.add_observer(observer)
+        client._attach(WebSocketTransport(ws, handshake))
         previous = self.clients.get(handshake.cp_id)
         self.clients[handshake.cp_id] = client
         if previous is not None:
