@@ -23,10 +23,9 @@ from typing import TYPE_CHECKING, Any
 from ocpp16._calls import CallFuture, Calls
 from ocpp16._dispatch import Dispatcher
 from ocpp16._internals import SafeEmitter, listener_table
+from ocpp16._observing import Hooks, check, notify
 from ocpp16._transport import Transport, TransportClosed
 from ocpp16.errors import ConnectionClosed, Ocpp16Error, OcppError, ValidationError
-from ocpp16.observer import Observer
-from ocpp16.observer import _notify as _notify_all
 from ocpp16.options import Options
 from ocpp16.protocol import (
     BadMessage,
@@ -106,7 +105,7 @@ class ClientBase(SafeEmitter):
         self._close_code = 1006
         self._close_reason = ""
         # Empty (false) while nobody observes: every hook site checks only that.
-        self._observers: tuple[Observer, ...] = ()
+        self._observers: tuple[Hooks, ...] = ()
         # While observed: when each incoming CALL arrived, by message id.
         self._received_at: dict[str, float] = {}
 
@@ -195,7 +194,7 @@ class ClientBase(SafeEmitter):
 
     # ------------------------------------------------------------------ observers
 
-    def add_observer(self, observer: Observer) -> None:
+    def add_observer(self, observer: Hooks) -> None:
         """Attach ``observer``: its hooks see this connection from now on.
 
         Adding an observer that is already attached changes nothing.
@@ -204,14 +203,13 @@ class ClientBase(SafeEmitter):
             observer: An :class:`~ocpp16.observer.Observer`.
 
         Raises:
-            TypeError: ``observer`` is not an ``Observer``.
+            TypeError: ``observer`` is not an ``Observer`` (lacks its hooks).
         """
-        if not isinstance(observer, Observer):
-            raise TypeError(f"an observer must be an ocpp16.Observer, not {observer!r}")
+        check(observer)
         if observer not in self._observers:
             self._observers = (*self._observers, observer)
 
-    def remove_observer(self, observer: Observer) -> None:
+    def remove_observer(self, observer: Hooks) -> None:
         """Detach ``observer``: its hooks are no longer called for this connection.
 
         Args:
@@ -225,7 +223,7 @@ class ClientBase(SafeEmitter):
         self._observers = tuple(o for o in self._observers if o is not observer)
 
     def _notify(self, hook: str, *args: Any) -> None:
-        _notify_all(self._observers, self._report, hook, *args)
+        notify(self._observers, self._report, hook, *args)
 
     # ------------------------------------------------------------------ life cycle
 

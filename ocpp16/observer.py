@@ -21,7 +21,7 @@ observer attached, a connection pays nothing for them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -194,18 +194,3 @@ class Observer:
             status: The HTTP status answered, such as 401.
             reason: Why.
         """
-
-
-def _notify(
-    observers: tuple[Observer, ...],
-    report: Callable[[BaseException, object], None],
-    hook: str,
-    *args: Any,
-) -> None:
-    """Call ``hook`` of each observer; a failure goes to ``report``, never further."""
-    for observer in observers:
-        method = getattr(observer, hook)
-        try:
-            method(*args)
-        except Exception as exc:
-            report(exc, method)

@@ -22,9 +22,9 @@ from urllib.parse import unquote
 
 from ocpp16._dispatch import ask
 from ocpp16._emitter import _SafeEmitter
+from ocpp16._observing import Hooks, check
 from ocpp16._ws_transport import WebSocketTransport
 from ocpp16.connection import ClientBase, Options
-from ocpp16.observer import Observer
 from ocpp16.protocol import Role
 from ocpp16.security import SECURITY_PROFILES
 
@@ -311,9 +311,9 @@ class Server(_SafeEmitter):
 
     # ------------------------------------------------------------------ connections
 
-    _observers: tuple[Observer, ...] = ()
+    _observers: tuple[Hooks, ...] = ()
 
-    def add_observer(self, observer: Observer) -> None:
+    def add_observer(self, observer: Hooks) -> None:
         """Attach ``observer`` to every connection this server makes from now on.
 
         Its :meth:`~ocpp16.observer.Observer.refused` hook also hears of the
@@ -323,14 +323,13 @@ class Server(_SafeEmitter):
             observer: An :class:`~ocpp16.observer.Observer`.
 
         Raises:
-            TypeError: ``observer`` is not an ``Observer``.
+            TypeError: ``observer`` is not an ``Observer`` (lacks its hooks).
         """
-        if not isinstance(observer, Observer):
-            raise TypeError(f"an observer must be an ocpp16.Observer, not {observer!r}")
+        check(observer)
         if observer not in self._observers:
             self._observers = (*self._observers, observer)
 
-    def remove_observer(self, observer: Observer) -> None:
+    def remove_observer(self, observer: Hooks) -> None:
         """Stop ``observer``: new connections no longer get it, and the current ones drop it.
 
         Args:
@@ -349,8 +348,7 @@ class Server(_SafeEmitter):
     async def _handler(self, ws: ServerConnection) -> None:
         handshake = self._handshakes.pop(ws)
         client = ClientBase(handshake.cp_id, role=Role.CENTRAL_SYSTEM, options=self.options)
-        for observer in self._observers:
-            client.add_observer(observer)
+        client._observers = self._observers
         client._attach(WebSocketTransport(ws, handshake))
         previous = self.clients.get(handshake.cp_id)
         self.clients[handshake.cp_id] = client
