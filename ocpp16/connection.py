@@ -263,7 +263,7 @@ class ClientBase(SafeEmitter):
                 if raw_logger.isEnabledFor(logging.DEBUG):
                     self.logger.debug("< %s", text)
                 if isinstance(text, bytes):
-                    # OCPP-J 1.6 §4.1: messages are JSON text; a binary frame is a bad message.
+                    # README "Events": a binary frame is a bad message (OCPP-J messages are text).
                     self._bad_message(
                         text,
                         OcppError("FormationViolation", "binary frame: OCPP-J uses text frames"),
@@ -335,9 +335,11 @@ class ClientBase(SafeEmitter):
 
     async def _write(self, protocol: Protocol) -> None:
         """Send what the core produced, from the read loop, in order."""
+        transport = self._transport
+        assert transport is not None
         self._writing = True
         out = self._out
-        send = self._transport.send  # type: ignore[union-attr]
+        send = transport.send
         logger = self.logger
         try:
             while True:

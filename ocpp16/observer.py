@@ -16,7 +16,7 @@ need (each does nothing by default) and attach it::
 Hooks run on the event loop, at the moment the event happens, so they should
 be quick. A hook that raises is reported as a failing listener is (to the
 ``"error"`` listeners, or to the log) and never breaks the connection. With no
-observer attached, a connection pays nothing for them.
+observer attached, a connection pays one check per frame for them.
 """
 
 from __future__ import annotations
