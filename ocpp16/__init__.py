@@ -11,9 +11,10 @@ Public modules: :mod:`ocpp16.errors` (the exception tree), :mod:`ocpp16.protocol
 :mod:`ocpp16.schemas` (the 39 actions' JSON schemas), :mod:`ocpp16.types`
 (a ``TypedDict`` per payload), :mod:`ocpp16.security` (the security profiles),
 :mod:`ocpp16.handshake` (the opening handshake, sans I/O),
-:mod:`ocpp16.registry` (which charge points a server holds) and
+:mod:`ocpp16.registry` (which charge points a server holds),
 :mod:`ocpp16.chargepoint` (a charge point's session: reconnecting, booting,
-heartbeats, configuration keys).
+heartbeats, configuration keys) and :mod:`ocpp16.observer` (structured hooks
+into connections).
 """
 
 from ocpp16 import schemas, security, types
@@ -40,6 +41,7 @@ from ocpp16.errors import (
     ValidationError,
 )
 from ocpp16.handshake import Handshake, Refusal
+from ocpp16.observer import Observer
 from ocpp16.registry import LocalRegistry, Registry
 from ocpp16.schemas import Action
 from ocpp16.server import Server
@@ -60,6 +62,7 @@ __all__ = [
     "KeyType",
     "LocalRegistry",
     "NotConnected",
+    "Observer",
     "Ocpp16Error",
     "OcppError",
     "Options",

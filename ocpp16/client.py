@@ -7,6 +7,7 @@ import ssl as _ssl
 from collections.abc import Mapping
 from typing import Any
 
+from ocpp16._ws_transport import WebSocketTransport
 from ocpp16.connection import ClientBase, Options
 from ocpp16.errors import HandshakeError
 from ocpp16.handshake import SUBPROTOCOL, basic_auth_header, url_for
@@ -144,7 +145,7 @@ class Client(ClientBase):
                 f"{target} did not agree on the subprotocol {SUBPROTOCOL} "
                 f"(it answered {ws.subprotocol!r})"
             )
-        self._attach(ws)
+        self._attach(WebSocketTransport(ws))
         self._reader = asyncio.create_task(self._run())
         self.logger.info("connected to %s", target)
         self._emit_safe("connect")

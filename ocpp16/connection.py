@@ -1,37 +1,39 @@
-"""``ClientBase``: the sans-I/O core over one ``websockets`` connection.
+"""``ClientBase``: one OCPP-J connection, a protocol core over a transport.
 
 A ``ClientBase`` is what a central system's ``"connection"`` listener receives,
 and the base of the charge point's :class:`~ocpp16.client.Client`. It moves
-text between a :class:`~ocpp16.protocol.Protocol` and a
-``websockets.asyncio`` connection, runs handlers, and turns the core's events
-into emitter events and futures. Every OCPP decision is the core's.
-
-Handlers (DESIGN.md "Handlers"): ``fn(request)`` or ``fn(request, cb)``, plain
-or ``async``; the reply is ``cb(response)``, the returned value, or what a
-returned awaitable resolves to; the first reply wins. ``raise OcppError(...)``
-sends that CALLERROR; any other exception sends ``InternalError``.
+text between a :class:`~ocpp16.protocol.Protocol` and a transport (a
+``websockets.asyncio`` connection, see ``ocpp16._transport``), runs the
+handlers of incoming CALLs (``ocpp16._dispatch``), keeps the futures of its
+own CALLs (``ocpp16._calls``), and turns the core's events into emitter
+events, futures and observer hooks (:mod:`ocpp16.observer`). Every OCPP
+decision is the core's.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
+import json
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from websockets.exceptions import ConnectionClosed as WsClosed
-
-from ocpp16._emitter import _SafeEmitter
-from ocpp16.errors import CallTimeout, ConnectionClosed, Ocpp16Error, OcppError, ValidationError
+from ocpp16._calls import CallFuture, Calls
+from ocpp16._dispatch import Dispatcher
+from ocpp16._internals import SafeEmitter, listener_table
+from ocpp16._observing import Hooks, check, notify
+from ocpp16._transport import Transport, TransportClosed
+from ocpp16.errors import ConnectionClosed, Ocpp16Error, OcppError, ValidationError
+from ocpp16.options import Options
 from ocpp16.protocol import (
     BadMessage,
     CallErrorReceived,
     CallReceived,
     CallResultReceived,
     MessageIgnored,
+    MessageType,
     Protocol,
     Role,
     State,
@@ -39,120 +41,9 @@ from ocpp16.protocol import (
 from ocpp16.validation import Mode, check_mode
 
 if TYPE_CHECKING:
-    from websockets.asyncio.connection import Connection
-
-    from ocpp16.server import Handshake
+    from ocpp16.handshake import Handshake
 
 __all__ = ["ClientBase", "Options"]
-
-_log = logging.getLogger("ocpp16")
-
-
-class Options:
-    """The options shared by ``Server`` and ``Client``, checked once.
-
-    Every keyword is one of DESIGN.md's options; a ``Server`` applies them to
-    each of its connections.
-
-    Args:
-        call_timeout: Seconds a ``call_request`` waits for its answer (30).
-        handler_timeout: Seconds a handler has to reply before ``InternalError`` is sent (30).
-        call_concurrency: CALLs outstanding at once per connection (1, OCPP-J 1.6 §4.1.1).
-        validation: ``"strict"`` (default), ``"warn"`` or ``"off"``.
-        validation_overrides: Action → mode, over ``validation``.
-        ping_interval: Seconds between WebSocket pings; ``None`` disables them (20).
-        ping_timeout: Seconds to wait for a pong before closing; ``None`` waits forever (20).
-        max_message_size: Largest incoming frame in bytes; larger closes with 1009 (1 MiB).
-        bad_message_budget: Refused frames a connection may send per minute; one
-            more closes it with 1002. ``None`` (the default) never closes for that.
-        handshake_timeout: Seconds the opening handshake may take (10).
-        close_timeout: Seconds the closing handshake waits for the peer (10); a
-            peer that stopped answering pings is dropped, and its pending calls
-            fail, ``ping_timeout`` + ``close_timeout`` after its last pong.
-        message_id_factory: Makes message ids (uuid4 strings by default).
-        logger: The logger to use (``logging.getLogger("ocpp16")`` by default).
-    """
-
-    __slots__ = (
-        "bad_message_budget",
-        "call_concurrency",
-        "call_timeout",
-        "close_timeout",
-        "handler_timeout",
-        "handshake_timeout",
-        "logger",
-        "max_message_size",
-        "message_id_factory",
-        "ping_interval",
-        "ping_timeout",
-        "validation",
-        "validation_overrides",
-    )
-
-    def __init__(
-        self,
-        *,
-        call_timeout: float = 30.0,
-        handler_timeout: float = 30.0,
-        call_concurrency: int = 1,
-        validation: Mode = "strict",
-        validation_overrides: Mapping[str, Mode] | None = None,
-        ping_interval: float | None = 20.0,
-        ping_timeout: float | None = 20.0,
-        max_message_size: int | None = 2**20,
-        message_id_factory: Callable[[], str] | None = None,
-        logger: logging.Logger | None = None,
-        bad_message_budget: int | None = None,
-        handshake_timeout: float | None = 10.0,
-        close_timeout: float | None = 10.0,
-    ) -> None:
-        for name, value in (("call_timeout", call_timeout), ("handler_timeout", handler_timeout)):
-            if not isinstance(value, int | float) or value <= 0:
-                raise ValueError(f"{name} must be a positive number of seconds, not {value!r}")
-        if not isinstance(call_concurrency, int) or call_concurrency < 1:
-            raise ValueError(
-                f"call_concurrency must be an int of at least 1, not {call_concurrency!r}"
-            )
-        for name, seconds in (("ping_interval", ping_interval), ("ping_timeout", ping_timeout)):
-            if seconds is not None and (not isinstance(seconds, int | float) or seconds <= 0):
-                raise ValueError(
-                    f"{name} must be a positive number of seconds or None, not {seconds!r}"
-                )
-        if max_message_size is not None and (
-            not isinstance(max_message_size, int) or max_message_size < 1
-        ):
-            raise ValueError(
-                f"max_message_size must be a positive int or None, not {max_message_size!r}"
-            )
-        if bad_message_budget is not None and (
-            not isinstance(bad_message_budget, int) or bad_message_budget < 0
-        ):
-            raise ValueError(
-                f"bad_message_budget must be a non-negative int or None, not {bad_message_budget!r}"
-            )
-        for name, limit in (
-            ("handshake_timeout", handshake_timeout),
-            ("close_timeout", close_timeout),
-        ):
-            if limit is not None and (not isinstance(limit, int | float) or limit <= 0):
-                raise ValueError(
-                    f"{name} must be a positive number of seconds or None, not {limit!r}"
-                )
-        self.bad_message_budget = bad_message_budget
-        self.handshake_timeout = handshake_timeout
-        self.close_timeout = close_timeout
-        self.call_timeout = float(call_timeout)
-        self.handler_timeout = float(handler_timeout)
-        self.call_concurrency = call_concurrency
-        self.validation: Mode = check_mode(validation)
-        self.validation_overrides: dict[str, Mode] = {
-            action: check_mode(mode) for action, mode in (validation_overrides or {}).items()
-        }
-        self.ping_interval = ping_interval
-        self.ping_timeout = ping_timeout
-        self.max_message_size = max_message_size
-        self.message_id_factory = message_id_factory
-        self.logger = logger or _log
 
 
 class _CpLogger(logging.LoggerAdapter):  # type: ignore[type-arg]
@@ -164,32 +55,14 @@ class _CpLogger(logging.LoggerAdapter):  # type: ignore[type-arg]
         return f"[{cp_id}] {msg}", kwargs
 
 
-def _takes_cb(handler: Callable[..., Any], arguments: int = 2) -> bool:
-    """Tell whether ``handler`` takes a ``cb`` as its ``arguments``-th positional argument.
-
-    Action handlers are ``fn(request, cb)`` or ``fn(request)`` (``arguments=2``);
-    authorization listeners ``fn(cp_id, handshake, cb)`` or ``fn(cp_id, handshake)``.
-    """
-    try:
-        params = inspect.signature(handler).parameters.values()
-    except (TypeError, ValueError):  # builtins without a signature
-        return False
-    positional = 0
-    for p in params:
-        if p.kind is p.VAR_POSITIONAL:
-            return True
-        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
-            positional += 1
-    return positional >= arguments
-
-
-class ClientBase(_SafeEmitter):
+class ClientBase(SafeEmitter):
     """One OCPP-J connection: the charge point's ``Client`` or a central system's peer.
 
     Listen for actions with ``on("BootNotification", handler)``; make CALLs with
     :meth:`call_request`. Events: every action this side can receive,
     ``"close"(code, reason)``, ``"error"(exc)``, ``"message"(direction, text)``
     (``direction`` is ``"in"`` or ``"out"``) and ``"bad_message"(text, error)``.
+    Structured hooks: :meth:`add_observer`.
 
     Args:
         cp_id: The charge point id.
@@ -213,30 +86,28 @@ class ClientBase(_SafeEmitter):
         self._validation: Mode = options.validation
         self._validation_overrides: dict[str, Mode] = dict(options.validation_overrides)
         self._protocol: Protocol | None = None
-        self._ws: Connection | None = None
-        self._futures: dict[str, _CallFuture] = {}
-        # The one timer of this connection's call timeouts, and when it fires.
-        self._timer: asyncio.TimerHandle | None = None
-        self._timer_at = 0.0
-        # Incoming CALLs not yet answered, and the tasks of coroutine handlers.
-        self._incoming: dict[str, _IncomingCall] = {}
-        self._handler_tasks: set[asyncio.Future[Any]] = set()
+        self._transport: Transport | None = None
+        self._listeners = listener_table(self)
+        self._calls = Calls(self)
+        self._dispatch = Dispatcher(self, self._listeners, options)
         # Refused frames in the current minute, and when that minute began.
         self._bad_count = 0
         self._bad_since = 0.0
         # On a central system's connection, what the charge point sent when it
         # connected; None on a Client.
         self.handshake: Handshake | None = None
-        # listener -> whether it takes cb; per connection, so that it dies with it.
-        self._arity: dict[Callable[..., Any], bool] = {}
-        # Frames taken from the core, not yet handed to websockets; and the task
-        # that finishes a send which had to wait (backpressure), if any.
+        # Frames taken from the core, not yet handed to the transport; and the
+        # task that finishes a send which had to wait (backpressure), if any.
         self._out: deque[str] = deque()
         self._writing = False
         self._writer: asyncio.Task[None] | None = None
         self._closed: asyncio.Future[None] | None = None
         self._close_code = 1006
         self._close_reason = ""
+        # Empty (false) while nobody observes: every hook site checks only that.
+        self._observers: tuple[Hooks, ...] = ()
+        # While observed: when each incoming CALL arrived, by message id.
+        self._received_at: dict[str, float] = {}
 
     # ------------------------------------------------------------------ identity
 
@@ -283,13 +154,13 @@ class ClientBase(_SafeEmitter):
         takes effect after the current interval; a connection opened with
         ``ping_interval=None`` sends no pings at all.
         """
-        ws = self._ws
-        return ws.ping_interval if ws is not None else self._options.ping_interval
+        transport = self._transport
+        return transport.ping_interval if transport is not None else self._options.ping_interval
 
     @ping_interval.setter
     def ping_interval(self, seconds: float | None) -> None:
-        if self._ws is not None:
-            self._ws.ping_interval = seconds
+        if self._transport is not None:
+            self._transport.ping_interval = seconds
 
     @property
     def ping_timeout(self) -> float | None:
@@ -298,13 +169,13 @@ class ClientBase(_SafeEmitter):
         ``None`` suits chargers that never answer pings: the pings still keep NAT
         and proxies from dropping the idle connection. Changeable per connection.
         """
-        ws = self._ws
-        return ws.ping_timeout if ws is not None else self._options.ping_timeout
+        transport = self._transport
+        return transport.ping_timeout if transport is not None else self._options.ping_timeout
 
     @ping_timeout.setter
     def ping_timeout(self, seconds: float | None) -> None:
-        if self._ws is not None:
-            self._ws.ping_timeout = seconds
+        if self._transport is not None:
+            self._transport.ping_timeout = seconds
 
     @property
     def is_open(self) -> bool:
@@ -314,18 +185,52 @@ class ClientBase(_SafeEmitter):
     @property
     def remote_address(self) -> Any:
         """The peer's address as the socket gives it, or ``None`` when not connected."""
-        return self._ws.remote_address if self._ws is not None else None
+        return self._transport.remote_address if self._transport is not None else None
 
     @property
     def subprotocol(self) -> str | None:
         """The negotiated WebSocket subprotocol (``"ocpp1.6"``), or ``None``."""
-        return self._ws.subprotocol if self._ws is not None else None
+        return self._transport.subprotocol if self._transport is not None else None
+
+    # ------------------------------------------------------------------ observers
+
+    def add_observer(self, observer: Hooks) -> None:
+        """Attach ``observer``: its hooks see this connection from now on.
+
+        Adding an observer that is already attached changes nothing.
+
+        Args:
+            observer: An :class:`~ocpp16.observer.Observer`.
+
+        Raises:
+            TypeError: ``observer`` is not an ``Observer`` (lacks its hooks).
+        """
+        check(observer)
+        if observer not in self._observers:
+            self._observers = (*self._observers, observer)
+
+    def remove_observer(self, observer: Hooks) -> None:
+        """Detach ``observer``: its hooks are no longer called for this connection.
+
+        Args:
+            observer: An observer attached with :meth:`add_observer`.
+
+        Raises:
+            ValueError: ``observer`` is not attached.
+        """
+        if observer not in self._observers:
+            raise ValueError(f"{observer!r} does not observe {self.cp_id}")
+        self._observers = tuple(o for o in self._observers if o is not observer)
+
+    def _notify(self, hook: str, *args: Any) -> None:
+        notify(self._observers, self._report, hook, *args)
 
     # ------------------------------------------------------------------ life cycle
 
-    def _attach(self, ws: Connection) -> None:
-        """Bind this object to an open websockets connection and a fresh protocol core."""
-        self._ws = ws
+    def _attach(self, transport: Transport) -> None:
+        """Bind this object to an open transport and a fresh protocol core."""
+        self._transport = transport
+        self.handshake = transport.handshake
         self._protocol = Protocol(
             self._role,
             validation=self._validation,
@@ -341,20 +246,24 @@ class ClientBase(_SafeEmitter):
         self._writing = False
         self._closed = asyncio.get_running_loop().create_future()
         self._close_code, self._close_reason = 1006, ""
+        if self._observers:
+            self._notify("connect", self)
 
     async def _run(self) -> None:
         """Read frames until the connection closes, then fail what is pending."""
-        ws, protocol = self._ws, self._protocol
-        assert ws is not None and protocol is not None
+        transport, protocol = self._transport, self._protocol
+        assert transport is not None and protocol is not None
         # The adapter's own logger: one call, not two, to learn that DEBUG is off.
         raw_logger = self.logger.logger
-        events = self._events
+        events = self._listeners
+        handle = self._dispatch.handle
+        on_event = self._on_event
         try:
-            async for text in ws:
+            async for text in transport.frames():
                 if raw_logger.isEnabledFor(logging.DEBUG):
                     self.logger.debug("< %s", text)
                 if isinstance(text, bytes):
-                    # DESIGN.md: binary frames are bad messages (OCPP-J messages are JSON text).
+                    # README "Events": a binary frame is a bad message (OCPP-J messages are text).
                     self._bad_message(
                         text,
                         OcppError("FormationViolation", "binary frame: OCPP-J uses text frames"),
@@ -362,40 +271,37 @@ class ClientBase(_SafeEmitter):
                     continue
                 if "message" in events:
                     self._emit_safe("message", "in", text)
+                if self._observers:
+                    self._receive_observed(protocol, text)
+                    if self._out and not self._writing:
+                        await self._write(protocol)
+                    continue
                 try:
                     for event in protocol.receive_text(text):
                         if type(event) is CallReceived:  # the common case, without a call
-                            self._handle(event)
+                            handle(event)
                         else:
-                            self._dispatch(event)
+                            on_event(event)
                 except Exception as exc:  # a bug of ours in one frame must not end the connection
                     self._report(exc)
                 if protocol.has_data_to_send and not self._writing:
                     # Answers this frame produced: awaited here, so that a peer
                     # that stops reading also stops being read (backpressure).
-                    await self._write(ws, protocol)
-        except WsClosed as exc:
-            # The iteration ends quietly on a clean close, and raises when the
-            # connection failed; then the frames say what happened (1009 for a
-            # frame over max_message_size, which no peer echoes).
-            frame = exc.rcvd or exc.sent
-            if frame is not None:
-                self._close_code, self._close_reason = frame.code, frame.reason
+                    await self._write(protocol)
         except Exception as exc:  # nor take the process down
             self._report(exc)
         finally:
             await self._on_closed()
-            await self._drain_tasks()
+            await self._dispatch.drain()
 
     def _flush(self) -> None:
-        """Hand every frame the core has produced to websockets, in order, now.
+        """Hand every frame the core has produced to the transport, in order, now.
 
-        ``websockets``' ``send()`` is a coroutine that, as long as the socket
-        takes the data (no backpressure), completes without ever suspending. It
-        is therefore stepped here directly, as an eager task would be: no task
-        and no loop iteration per frame. Only a send that has to wait is handed
-        to a task, and while it waits later frames queue behind it, so frames
-        always leave in the order the core produced them.
+        The transport takes a frame at once as long as the socket takes the
+        data (no backpressure): no task and no loop iteration per frame. Only
+        a send that has to wait is finished in a task, and while it waits later
+        frames queue behind it, so frames always leave in the order the core
+        produced them.
         """
         protocol = self._protocol
         if protocol is None:
@@ -404,38 +310,37 @@ class ClientBase(_SafeEmitter):
             self._out.extend(protocol.data_to_send())
         if self._writing or not self._out:
             return
-        ws = self._ws
-        assert ws is not None
-        self._writing = True
-        try:
-            out = self._out
-            while out:
-                text = out.popleft()
-                self._announce(text)
-                send = ws.send(text)
-                try:
-                    waiting = send.send(None)
-                except StopIteration:
-                    continue
-                # The send must wait: finish it, and the rest, in a task.
-                self._writer = asyncio.ensure_future(self._finish_send(send, waiting))
-                return
-        except WsClosed:
-            # The connection is closing: the reader sees it and fails what is pending.
-            self._out.clear()
-        self._writing = False
-
-    def _announce(self, text: str) -> None:
-        """Log an outgoing frame at DEBUG and emit it as a "message" event, if anyone wants it."""
-        if self.logger.logger.isEnabledFor(logging.DEBUG):
-            self.logger.debug("> %s", text)
-        if "message" in self._events:
-            self._emit_safe("message", "out", text)
-
-    async def _write(self, ws: Connection, protocol: Protocol) -> None:
-        """Send what the core produced, from the read loop, in order."""
+        transport = self._transport
+        assert transport is not None
+        send = transport.send
+        logger = self.logger
         self._writing = True
         out = self._out
+        try:
+            while out:
+                text = out.popleft()
+                if logger.logger.isEnabledFor(logging.DEBUG):
+                    logger.debug("> %s", text)
+                if "message" in self._listeners:
+                    self._emit_safe("message", "out", text)
+                waiting = send(text)
+                if waiting is not None:
+                    # The send must wait: finish it, and the rest, in a task.
+                    self._writer = asyncio.ensure_future(self._finish_send(waiting))
+                    return
+        except TransportClosed:
+            # The connection is closing: the reader sees it and fails what is pending.
+            out.clear()
+        self._writing = False
+
+    async def _write(self, protocol: Protocol) -> None:
+        """Send what the core produced, from the read loop, in order."""
+        transport = self._transport
+        assert transport is not None
+        self._writing = True
+        out = self._out
+        send = transport.send
+        logger = self.logger
         try:
             while True:
                 if protocol.has_data_to_send:
@@ -443,87 +348,53 @@ class ClientBase(_SafeEmitter):
                 if not out:
                     break
                 text = out.popleft()
-                self._announce(text)
-                await ws.send(text)
-        except WsClosed:
+                if logger.logger.isEnabledFor(logging.DEBUG):
+                    logger.debug("> %s", text)
+                if "message" in self._listeners:
+                    self._emit_safe("message", "out", text)
+                waiting = send(text)
+                if waiting is not None:
+                    await waiting
+        except TransportClosed:
             out.clear()
         finally:
             self._writing = False
 
-    async def _finish_send(self, send: Coroutine[Any, Any, None], waiting: Any) -> None:
-        """Drive a send that had to wait to its end, then send what queued meanwhile."""
+    async def _finish_send(self, waiting: Awaitable[None]) -> None:
+        """Finish a send that had to wait, then send what queued meanwhile."""
         try:
-            while True:
-                try:
-                    # What the coroutine yielded: a future it waits for, or None
-                    # for a bare yield. Its outcome is read by the coroutine itself.
-                    if waiting is None:
-                        await asyncio.sleep(0)
-                    else:
-                        await asyncio.wait((waiting,))
-                except asyncio.CancelledError:
-                    # Unwind the send where it waits rather than drop it there: its
-                    # frames include websockets' send_context, an async generator
-                    # that, closed mid-await, stays "running" until the garbage
-                    # collector meets it and the loop reports "aclose(): asynchronous
-                    # generator is already running".
-                    with contextlib.suppress(BaseException):
-                        send.throw(asyncio.CancelledError())
-                    send.close()
-                    raise
-                try:
-                    waiting = send.send(None)
-                except StopIteration:
-                    break
-        except WsClosed:
+            await waiting
+        except TransportClosed:
             self._out.clear()
         finally:
             self._writing = False
             self._writer = None
         self._flush()
 
-    async def _drain_tasks(self) -> None:
-        """Give running handlers up to ``handler_timeout`` to finish, then cancel them.
-
-        Their replies can no longer be sent, but their work (a database write,
-        say) deserves its chance to complete.
-        """
-        if not self._handler_tasks:
-            return
-        running = set(self._handler_tasks)
-        _, still_running = await asyncio.wait(running, timeout=self._options.handler_timeout)
-        for task in still_running:
-            task.cancel()
-        if still_running:
-            self.logger.warning(
-                "cancelled %d handler(s) still running after the connection closed",
-                len(still_running),
-            )
-            await asyncio.wait(still_running)
-
     async def _on_closed(self) -> None:
-        ws, protocol = self._ws, self._protocol
-        assert ws is not None and protocol is not None
-        if ws.close_code is not None and self._close_code == 1006:
-            self._close_code = ws.close_code
-            self._close_reason = ws.close_reason or ""
-        elif ws.state.name != "CLOSED":
+        transport, protocol = self._transport, self._protocol
+        assert transport is not None and protocol is not None
+        code = transport.close_code
+        if code is None:
+            # Reading ended with the connection still open (a failure of ours).
             with contextlib.suppress(Exception):
-                await ws.close()
+                await transport.close()
+            self._close_code, self._close_reason = 1006, ""
+        else:
+            self._close_code, self._close_reason = code, transport.close_reason
         error = ConnectionClosed(self._close_code, self._close_reason)
         for lost in protocol.connection_lost():
-            self._fail(lost.message_id, error)
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        for call in self._incoming.values():
-            call.abandon()
-        self._incoming.clear()
+            self._fail_call(lost.message_id, error)
+        self._calls.stop()
+        self._dispatch.abandon()
+        self._received_at.clear()
         if self._writer is not None:
             self._writer.cancel()
         if self._closed is not None and not self._closed.done():
             self._closed.set_result(None)
         self._emit_safe("close", self._close_code, self._close_reason)
+        if self._observers:
+            self._notify("close", self, self._close_code, self._close_reason)
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
         """Close the connection and wait until it is closed.
@@ -534,10 +405,10 @@ class ClientBase(_SafeEmitter):
             code: The WebSocket close code (1000, normal closure).
             reason: The close reason.
         """
-        if self._ws is None or self._protocol is None:
+        if self._transport is None or self._protocol is None:
             return
         self._protocol.start_closing()
-        await self._ws.close(code, reason)
+        await self._transport.close(code, reason)
         if self._closed is not None:
             await asyncio.shield(self._closed)
 
@@ -571,80 +442,72 @@ class ClientBase(_SafeEmitter):
             its schema).
         """
         loop = asyncio.get_running_loop()
-        future = _CallFuture(loop=loop)
+        future = CallFuture(loop=loop)
         protocol = self._protocol
         if protocol is None or protocol.state is not State.OPEN:
             future.set_exception(
                 ConnectionClosed(self._close_code, self._close_reason or "not connected")
             )
             return future
+        observed = self._observers
+        if observed and protocol.has_data_to_send:
+            # Take what the core had to send, so that what it sends now is this CALL alone.
+            self._out.extend(protocol.data_to_send())
         try:
             message_id = protocol.send_call(action, {} if payload is None else payload)
         except Ocpp16Error as exc:
             future.set_exception(exc)
             return future
+        calls = self._calls
         seconds = self._options.call_timeout if timeout is None else timeout
-        future.connection, future.message_id = self, message_id
+        future.calls, future.message_id = calls, message_id
         future.action, future.seconds = action, seconds
         future.deadline = deadline = loop.time() + seconds
-        self._futures[message_id] = future
-        # One timer per connection, set for the earliest deadline: a CALL whose
-        # deadline is later than the timer's costs no timer of its own.
-        if self._timer is None or deadline < self._timer_at:
-            self._arm(deadline)
+        calls.futures[message_id] = future
+        # One timer per connection, set for the earliest deadline.
+        if calls.timer is None or deadline < calls.timer_at:
+            calls.arm(deadline)
+        if observed and protocol.has_data_to_send:
+            # The core wrote the CALL at once: it did not have to queue it.
+            frames = protocol.data_to_send()
+            self._out.extend(frames)
+            future.sent_at = loop.time()
+            sent = {} if payload is None else payload
+            self._notify("call_sent", self, message_id, action, sent, frames[0])
         self._flush()
         return future
 
-    def _arm(self, deadline: float) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-        self._timer_at = deadline
-        self._timer = asyncio.get_running_loop().call_at(deadline, self._expire)
-
-    def _expire(self) -> None:
-        """Fail every CALL past its deadline with CallTimeout; re-arm for the next one."""
-        self._timer = None
-        now = asyncio.get_running_loop().time()
+    def _give_up(self, message_id: str) -> bool:
+        """Forget one of our CALLs in the core (timed out, cancelled); True if it was pending."""
         protocol = self._protocol
-        earliest = None
-        for message_id, future in list(self._futures.items()):
-            if future.deadline <= now:
-                del self._futures[message_id]
-                if protocol is not None:
-                    protocol.cancel_call(message_id)
-                future.set_exception(CallTimeout(future.action, message_id, future.seconds))
-            elif earliest is None or future.deadline < earliest:
-                earliest = future.deadline
-        if earliest is not None:
-            self._arm(earliest)
-        self._flush()
+        if protocol is None:
+            return False
+        if not self._observers:
+            return protocol.cancel_call(message_id)
+        if protocol.has_data_to_send:
+            self._out.extend(protocol.data_to_send())
+        pending = protocol.cancel_call(message_id)
+        if protocol.has_data_to_send:
+            # Its place went to the next queued CALL, which the core wrote now.
+            frames = protocol.data_to_send()
+            self._out.extend(frames)
+            self._wrote(frames)
+        return pending
 
-    def _cancelled(self, message_id: str) -> None:
-        # The caller cancelled the future: give its CALL's place to the next one.
-        if self._futures.pop(message_id, None) is not None:
-            protocol = self._protocol
-            if protocol is not None and protocol.cancel_call(message_id):
-                self._flush()
-
-    def _settle(self, message_id: str) -> _CallFuture | None:
-        future = self._futures.pop(message_id, None)
-        return None if future is None or future.done() else future
-
-    def _fail(self, message_id: str, error: BaseException) -> None:
-        future = self._settle(message_id)
+    def _fail_call(self, message_id: str, error: ConnectionClosed) -> None:
+        future = self._calls.settle(message_id)
         if future is not None:
+            self._call_ended(future, "closed", error)
             future.set_exception(error)
 
-    # ------------------------------------------------------------------ CALLs we receive
-
-    def _dispatch(self, event: Any) -> None:
-        """Act on any event but CallReceived, which the read loop hands to _handle."""
+    def _on_event(self, event: Any) -> None:
+        """Act on any event but CallReceived, which the read loop hands to the dispatcher."""
         if type(event) is CallResultReceived:
-            future = self._settle(event.message_id)
+            future = self._calls.settle(event.message_id)
             if future is not None:
                 future.set_result(event.payload)
         elif type(event) is CallErrorReceived:
-            self._fail(event.message_id, event.error)
+            self._calls.fail(event.message_id, event.error)
         elif type(event) is BadMessage:
             self._bad_message(event.text, event.error)
         elif type(event) is MessageIgnored:
@@ -653,6 +516,8 @@ class ClientBase(_SafeEmitter):
     def _bad_message(self, text: str | bytes, error: OcppError) -> None:
         self.logger.warning("bad message [%s] %s: %.200r", error.code, error.description, text)
         self._emit_safe("bad_message", text, error)
+        if self._observers:
+            self._notify("bad_message", self, text, error)
         budget = self._options.bad_message_budget
         if budget is None:
             return
@@ -666,82 +531,9 @@ class ClientBase(_SafeEmitter):
             self.logger.warning("more than %d bad messages in a minute: closing", budget)
             # ClientBase.close, not Client.close: that one awaits the read loop,
             # which is what called us.
-            task = asyncio.ensure_future(ClientBase.close(self, 1002, "too many bad messages"))
-            self._handler_tasks.add(task)
-            task.add_done_callback(self._handler_tasks.discard)
+            self._dispatch.spawn(ClientBase.close(self, 1002, "too many bad messages"))
 
-    def _handle(self, event: CallReceived) -> None:
-        """Run the listeners of one incoming CALL; the first reply is sent the moment it is given.
-
-        Plain functions run here, at once; each coroutine (or other awaitable)
-        a listener returns runs in a task of its own, so that a slow handler
-        never holds up the connection and may itself ``await call_request``.
-        """
-        message_id, action = event.message_id, event.action
-        entries = self._events.get(action)
-        if not entries:
-            # OCPP-J 1.6 table 7: NotSupported, "recognized but not supported".
-            self._answer(message_id, action, OcppError("NotSupported", f"no handler for {action}"))
-            return
-        # (listener as registered, what to call): for once() listeners pyee stores
-        # a wrapper that removes itself, and calling it keeps that rule.
-        if len(entries) == 1:
-            listener, run = next(iter(entries.items()))
-            if not self._wants_cb(listener):
-                # The common case, kept lean: one plain function that returns its reply.
-                try:
-                    result = run(event.payload)
-                except Exception as exc:
-                    self._new_call(message_id, action).failed(exc, listener)
-                    return
-                if type(result) is dict:
-                    self._answer(message_id, action, result, flush=False)
-                    return
-                call = self._new_call(message_id, action)
-                self._take(call, result, False, listener)
-                if not call.answered:
-                    call.start_timer(self._options.handler_timeout)
-                return
-        call = self._new_call(message_id, action)
-        for listener, run in list(entries.items()):
-            takes_cb = self._wants_cb(listener)
-            try:
-                result = run(event.payload, call.cb) if takes_cb else run(event.payload)
-            except Exception as exc:
-                call.failed(exc, listener)
-                continue
-            self._take(call, result, takes_cb, listener)
-        if not call.answered:
-            call.start_timer(self._options.handler_timeout)
-
-    def _wants_cb(self, listener: Callable[..., Any]) -> bool:
-        takes_cb = self._arity.get(listener)
-        if takes_cb is None:
-            takes_cb = self._arity[listener] = _takes_cb(listener)
-        return takes_cb
-
-    def _new_call(self, message_id: str, action: str) -> _IncomingCall:
-        call = self._incoming[message_id] = _IncomingCall(self, message_id, action)
-        return call
-
-    def _take(self, call: _IncomingCall, result: Any, takes_cb: bool, listener: Any) -> None:
-        """What a listener returned: a reply, nothing, or an awaitable to run in its own task."""
-        if type(result) is not dict and inspect.isawaitable(result):
-            task = asyncio.ensure_future(self._await_handler(call, result, takes_cb, listener))
-            self._handler_tasks.add(task)
-            task.add_done_callback(self._handler_tasks.discard)
-        else:
-            call.returned(result, takes_cb, listener)
-
-    async def _await_handler(
-        self, call: _IncomingCall, awaitable: Awaitable[Any], takes_cb: bool, listener: Any
-    ) -> None:
-        try:
-            value = await awaitable
-        except Exception as exc:
-            call.failed(exc, listener)
-        else:
-            call.returned(value, takes_cb, listener)
+    # ------------------------------------------------------------------ CALLs we receive
 
     def _answer(self, message_id: str, action: str, reply: Any, flush: bool = True) -> None:
         """Send the reply to an incoming CALL now: a response dict or an OcppError.
@@ -749,16 +541,18 @@ class ClientBase(_SafeEmitter):
         ``flush=False`` leaves the writing to the read loop, which flushes after
         every frame anyway.
         """
-        self._incoming.pop(message_id, None)
         protocol = self._protocol
         if protocol is None or protocol.state is State.CLOSED:
             return
+        observed = self._observers
+        if observed and protocol.has_data_to_send:
+            self._out.extend(protocol.data_to_send())
         if not isinstance(reply, OcppError):
             try:
                 protocol.send_result(message_id, reply)
             except ValidationError as exc:
-                # DESIGN.md: a handler's own invalid response is not sent; the
-                # peer gets InternalError naming the violated field.
+                # README "Handlers": a handler's own invalid response is not
+                # sent; the peer gets InternalError naming the violated field.
                 self.logger.error(
                     "the %s handler's response breaks its schema, sending InternalError: [%s] %s",
                     action,
@@ -771,114 +565,129 @@ class ClientBase(_SafeEmitter):
                     {"path": exc.path, "keyword": exc.keyword},
                 )
             else:
+                if observed:
+                    self._answered(message_id, action, reply)
                 if flush:
                     self._flush()
                 return
         protocol.send_error(message_id, reply.code, reply.description, reply.details)
+        if observed:
+            self._answered(message_id, action, reply)
         if flush:
             self._flush()
 
+    # ------------------------------------------------------------------ observed frames
+    #
+    # While observers watch, the connection takes the core's output right after
+    # each operation (data_to_send), so that it knows which frames that
+    # operation produced: the CALL of send_call when the core wrote it at once,
+    # the queued CALLs that an answer, a timeout or a cancel let go, the
+    # CALLERROR the core answered a refused CALL with.
 
-class _CallFuture(asyncio.Future[dict[str, Any]]):
-    """The future of one ``call_request``: an ``asyncio.Future`` that knows its CALL.
+    def _receive_observed(self, protocol: Protocol, text: str) -> None:
+        """The read loop's work for one text frame while observers watch."""
+        out = self._out
+        if protocol.has_data_to_send:
+            out.extend(protocol.data_to_send())
+        try:
+            events = protocol.receive_text(text)
+            produced = protocol.data_to_send() if protocol.has_data_to_send else []
+            out.extend(produced)
+            refused = ""
+            for event in events:
+                if isinstance(event, CallReceived):
+                    self._received_at[event.message_id] = asyncio.get_running_loop().time()
+                    self._notify(
+                        "call_received", self, event.message_id, event.action, event.payload, text
+                    )
+                    self._dispatch.handle(event)
+                    continue
+                if isinstance(event, CallResultReceived):
+                    self._answer_received(event.message_id, "result", event.payload, text)
+                elif isinstance(event, CallErrorReceived):
+                    self._answer_received(event.message_id, event.error.code, event.error, text)
+                elif isinstance(event, MessageIgnored):
+                    self._notify("ignored", self, text, event.reason)
+                elif event.message_id is not None:  # a CALL the core refused and answered
+                    refused = _action_named(text)
+                self._on_event(event)
+            if produced:
+                self._wrote(produced, refused)
+        except Exception as exc:  # a bug of ours in one frame must not end the connection
+            self._report(exc)
 
-    Cancelling it frees the CALL's place in the outgoing queue at once, without
-    a done-callback on every future.
-    """
-
-    __slots__ = ("action", "connection", "deadline", "message_id", "seconds")
-
-    connection: ClientBase
-    message_id: str
-    action: str
-    seconds: float
-    deadline: float
-
-    def cancel(self, msg: Any | None = None) -> bool:
-        if not super().cancel(msg):
-            return False
-        # Set once the CALL is made; a future that failed before has nothing to free.
-        connection = getattr(self, "connection", None)
-        if connection is not None:
-            connection._cancelled(self.message_id)
-        return True
-
-
-class _IncomingCall:
-    """One incoming CALL while its listeners run: the first reply wins."""
-
-    __slots__ = ("_conn", "action", "answered", "message_id", "timer")
-
-    def __init__(self, conn: ClientBase, message_id: str, action: str) -> None:
-        self._conn = conn
-        self.message_id = message_id
-        self.action = action
-        self.answered = False
-        self.timer: asyncio.TimerHandle | None = None
-
-    def settle(self, reply: Any, source: object) -> None:
-        if self.answered:
-            self._conn.logger.warning(
-                "%s %r: a later reply from %s was dropped; the first reply wins",
-                self.action,
-                self.message_id,
-                _name(source),
+    def _answer_received(
+        self, message_id: str, outcome: str, value: dict[str, Any] | OcppError, frame: str
+    ) -> None:
+        future = self._calls.futures.get(message_id)
+        sent_at = getattr(future, "sent_at", None)
+        if future is not None and sent_at is not None:
+            seconds = asyncio.get_running_loop().time() - sent_at
+            self._notify(
+                "answer_received", self, message_id, future.action, outcome, seconds, value, frame
             )
+
+    def _call_ended(
+        self, future: CallFuture, outcome: str, error: BaseException | None = None
+    ) -> None:
+        """A CALL ended without an answer (timeout, closed, cancelled): tell the observers."""
+        sent_at = getattr(future, "sent_at", None) if self._observers else None
+        if sent_at is not None:
+            seconds = asyncio.get_running_loop().time() - sent_at
+            value = error if error is not None else asyncio.CancelledError()
+            self._notify(
+                "answer_received",
+                self,
+                future.message_id,
+                future.action,
+                outcome,
+                seconds,
+                value,
+                None,
+            )
+
+    def _wrote(self, frames: list[str], refused: str = "") -> None:
+        """Tell of frames the core wrote on its own: queued CALLs let go, or a refusal.
+
+        Args:
+            frames: The frames, already in the outgoing queue.
+            refused: The action named by the CALL the core refused, if any.
+        """
+        now = asyncio.get_running_loop().time()
+        for text in frames:
+            frame = json.loads(text)
+            if frame[0] == MessageType.CALL:
+                future = self._calls.futures.get(frame[1])
+                if future is not None:
+                    future.sent_at = now
+                    self._notify("call_sent", self, frame[1], frame[2], frame[3], text)
+            elif frame[0] == MessageType.CALLERROR:
+                # OCPP-J 1.6 §4.2.3: [4, id, errorCode, errorDescription, errorDetails]
+                error = OcppError(frame[2], frame[3], frame[4])
+                self._notify("answer_sent", self, frame[1], refused, frame[2], 0.0, error, text)
+
+    def _answered(self, message_id: str, action: str, reply: Any) -> None:
+        """The core has the answer to an incoming CALL: queue it, tell the observers."""
+        protocol = self._protocol
+        assert protocol is not None
+        frames = protocol.data_to_send() if protocol.has_data_to_send else []
+        self._out.extend(frames)
+        received_at = self._received_at.pop(message_id, None)
+        if received_at is None or not frames:
             return
-        self.answered = True
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
-        self._conn._answer(self.message_id, self.action, reply)
-
-    def cb(self, response: Any = None) -> None:
-        """The ``cb`` handed to ``fn(request, cb)`` handlers."""
-        self.settle({} if response is None else response, "cb")
-
-    def returned(self, value: Any, takes_cb: bool, listener: object) -> None:
-        if value is not None:
-            self.settle(value, listener)
-        elif not takes_cb:
-            # DESIGN.md: a handler without cb that returns None replies {}.
-            self.settle({}, listener)
-
-    def failed(self, exc: BaseException, listener: object) -> None:
-        if isinstance(exc, OcppError):
-            self.settle(exc, listener)
-            return
-        self._conn.logger.error(
-            "the %s handler %s raised; sending InternalError",
-            self.action,
-            _name(listener),
-            exc_info=exc,
-        )
-        self.settle(
-            OcppError("InternalError", f"{type(exc).__name__} in the {self.action} handler"),
-            listener,
-        )
-
-    def start_timer(self, seconds: float) -> None:
-        self.timer = asyncio.get_running_loop().call_later(seconds, self._time_out, seconds)
-
-    def _time_out(self, seconds: float) -> None:
-        self.timer = None
-        self._conn.logger.error(
-            "no %s handler replied within %g s; sending InternalError", self.action, seconds
-        )
-        self.settle(
-            OcppError(
-                "InternalError", f"no reply from the {self.action} handler within {seconds:g} s"
-            ),
-            "handler_timeout",
-        )
-
-    def abandon(self) -> None:
-        """The connection is gone: no reply can be sent any more."""
-        self.answered = True
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
+        text = frames[-1]
+        # An error's code as it went on the wire: OCPP-J 1.6 §4.2.3 has ten codes.
+        outcome = json.loads(text)[2] if isinstance(reply, OcppError) else "result"
+        seconds = asyncio.get_running_loop().time() - received_at
+        self._notify("answer_sent", self, message_id, action, outcome, seconds, reply, text)
 
 
-def _name(source: object) -> str:
-    return str(getattr(source, "__qualname__", source))
+def _action_named(text: str) -> str:
+    """The action a refused CALL frame named, or ``""`` when it named none."""
+    try:
+        frame = json.loads(text)
+    except (ValueError, RecursionError):
+        return ""
+    if isinstance(frame, list) and len(frame) > 2 and isinstance(frame[2], str):
+        return frame[2]
+    return ""

@@ -9,7 +9,6 @@ listeners as a :class:`~ocpp16.connection.ClientBase`.
 from __future__ import annotations
 
 import asyncio
-import inspect
 import logging
 import socket
 import ssl as _ssl
@@ -17,8 +16,11 @@ import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ocpp16._emitter import _SafeEmitter
-from ocpp16.connection import ClientBase, Options, _takes_cb
+from ocpp16._dispatch import ask
+from ocpp16._internals import SafeEmitter
+from ocpp16._observing import Hooks, check, notify
+from ocpp16._ws_transport import WebSocketTransport
+from ocpp16.connection import ClientBase, Options
 from ocpp16.errors import NotConnected
 from ocpp16.handshake import (
     SUBPROTOCOL,
@@ -52,7 +54,7 @@ class ConnectionFactory(Protocol):
         ...
 
 
-class Server(_SafeEmitter):
+class Server(SafeEmitter):
     """An OCPP 1.6-J central system.
 
     Events: ``"connection"(client)``, ``"authorization"(cp_id, handshake, cb)``,
@@ -244,7 +246,7 @@ class Server(_SafeEmitter):
     def _check_profile(self, context: _ssl.SSLContext | None) -> None:
         """Refuse to start with a configuration that does not meet the security profile."""
         profile = self.security_profile
-        if profile in (1, 2) and "authorization" not in self._events:
+        if profile in (1, 2) and not self.listeners("authorization"):
             raise ValueError(
                 f"security profile {profile} authenticates charge points by password: add an "
                 "'authorization' listener that checks it (ocpp16.security.check_authorization_key)"
@@ -336,6 +338,8 @@ class Server(_SafeEmitter):
         level = logging.WARNING if refusal.status in (409, 503) else logging.INFO
         self.logger.log(level, "refused %r with HTTP %d: %s", cp_id, refusal.status, reason)
         self._emit_safe("refused", cp_id, refusal.status, reason)
+        if self._observers:
+            notify(self._observers, self._report, "refused", cp_id, refusal.status, reason)
         return refusal
 
     async def _authorize(self, cp_id: str, handshake: Handshake) -> Refusal | None:
@@ -351,61 +355,54 @@ class Server(_SafeEmitter):
         self, listener: Callable[..., Any], cp_id: str, handshake: Handshake
     ) -> Refusal | None:
         """One listener's verdict: cb() or True accepts; cb(error), False or raising rejects."""
-        name = getattr(listener, "__qualname__", repr(listener))
-        decided: asyncio.Future[object] = asyncio.get_running_loop().create_future()
-
-        def cb(error: object = None) -> None:
-            if not decided.done():
-                decided.set_result(error)
-
-        takes_cb = _takes_cb(listener, 3)
-        try:
-            result = listener(cp_id, handshake, cb) if takes_cb else listener(cp_id, handshake)
-            if inspect.isawaitable(result):
-                result = await result
-        except Exception as exc:
-            return self._listener_bug(cp_id, f"the authorization listener {name} raised {exc!r}")
-        if not takes_cb and result is not True and result is not False:
-            # Without cb, the returned value is the only verdict there can be.
-            return self._listener_bug(
-                cp_id,
-                f"the authorization listener {name} takes no cb, so it must return True or "
-                f"False, not {result!r}",
-            )
-        if result is True or result is False:
-            if not decided.done():
-                decided.set_result(None if result else False)
-        elif not decided.done():
-            try:
-                await asyncio.wait_for(asyncio.shield(decided), self.options.handler_timeout)
-            except TimeoutError:
-                return self._listener_bug(
-                    cp_id,
-                    f"the authorization listener {name} decided nothing within "
-                    f"{self.options.handler_timeout:g} s",
-                )
-        error = decided.result()
-        if error is None:
-            return None
-        if error is False or error is True or not str(error):
-            return unauthorized(f"rejected by the authorization listener {name}")
-        # The listener said why: cb("unknown charge point"), cb(PermissionError(...)).
-        return unauthorized(str(error))
-
-    def _listener_bug(self, cp_id: str, reason: str) -> Refusal:
-        """A listener that failed to decide: the handshake is refused, and the log warns."""
-        self.logger.warning("authorization of %r rejected: %s", cp_id, reason)
-        return unauthorized(reason)
+        reason = await ask(
+            listener, cp_id, handshake, timeout=self.options.handler_timeout, logger=self.logger
+        )
+        return None if reason is None else unauthorized(reason)
 
     # ------------------------------------------------------------------ connections
+
+    _observers: tuple[Hooks, ...] = ()
+
+    def add_observer(self, observer: Hooks) -> None:
+        """Attach ``observer`` to every connection this server makes from now on.
+
+        Its :meth:`~ocpp16.observer.Observer.refused` hook also hears of the
+        handshakes the server refuses.
+
+        Args:
+            observer: An :class:`~ocpp16.observer.Observer`.
+
+        Raises:
+            TypeError: ``observer`` is not an ``Observer`` (lacks its hooks).
+        """
+        check(observer)
+        if observer not in self._observers:
+            self._observers = (*self._observers, observer)
+
+    def remove_observer(self, observer: Hooks) -> None:
+        """Stop ``observer``: new connections no longer get it, and the current ones drop it.
+
+        Args:
+            observer: An observer attached with :meth:`add_observer`.
+
+        Raises:
+            ValueError: ``observer`` is not attached to this server.
+        """
+        if observer not in self._observers:
+            raise ValueError(f"{observer!r} does not observe this server")
+        self._observers = tuple(o for o in self._observers if o is not observer)
+        for client in list(self.clients.values()):
+            if observer in client._observers:
+                client.remove_observer(observer)
 
     async def _handler(self, ws: ServerConnection) -> None:
         handshake = self._handshakes.pop(ws)
         client = self._connection_factory(
             handshake.cp_id, role=Role.CENTRAL_SYSTEM, options=self.options
         )
-        client.handshake = handshake
-        client._attach(ws)
+        client._observers = self._observers
+        client._attach(WebSocketTransport(ws, handshake))
         previous = await self._registry.claim(client)
         if previous is not None:
             # A charger that reconnects while its stale socket lingers: the new one wins.

@@ -6,14 +6,15 @@ import json
 import os
 import re
 import sys
-from collections.abc import Callable
+import weakref
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, Literal, TextIO
 
 from rich.console import Console
 from rich.text import Text
 
-from ocpp16 import ClientBase
+from ocpp16 import ClientBase, Observer, OcppError
 from ocpp16.protocol import MessageType
 
 __all__ = ["MessageLog", "printable"]
@@ -47,8 +48,8 @@ def _no_constants(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
 
 
-class MessageLog:
-    """Prints every message of the connections it is attached to, one line each.
+class MessageLog(Observer):
+    """Prints every message of the connections it observes, one line each.
 
     A text line reads ``time  charge point  direction  kind  action  payload``,
     such as ``12:00:01.234  CP0001  CP->CS  CALL  BootNotification  {...}``;
@@ -62,6 +63,10 @@ class MessageLog:
     A frame that is not an OCPP message prints once, as the ``"bad_message"``
     event the library reports for it. What a peer chose (its id, a close reason,
     a payload) cannot break a line: characters that would are escaped.
+
+    It is an :class:`~ocpp16.Observer`: CALLs and CALLRESULTs print from the
+    values the library read, and only the rare frames (CALLERRORs, refused and
+    ignored frames) are parsed again here.
 
     Args:
         side: Which end the attached connections are: ``"central"`` (an
@@ -86,24 +91,106 @@ class MessageLog:
         self.on_closed_output = on_closed_output
         self.messages = 0
         self.closed_output = False
+        # Per connection: the message id of each CALL still unanswered -> action.
+        self._pending: weakref.WeakKeyDictionary[ClientBase, dict[str, str]] = (
+            weakref.WeakKeyDictionary()
+        )
 
     def attach(self, connection: ClientBase) -> None:
         """Print the messages of ``connection`` from now on, and its close."""
-        pending: dict[str, str] = {}  # message id of each CALL still unanswered -> action
-        cp_id = connection.cp_id
+        connection.add_observer(self)
 
-        def on_message(direction: str, text: str) -> None:
-            self.message(cp_id, direction, text, pending)
+    def _calls(self, connection: ClientBase) -> dict[str, str]:
+        pending = self._pending.get(connection)
+        if pending is None:
+            pending = self._pending[connection] = {}
+        return pending
 
-        def on_close(code: int, reason: str) -> None:
-            self.event(cp_id, "closed", f"code {code}" + (f" {reason}" if reason else ""))
+    # Observer hooks
 
-        def on_bad(text: str | bytes, error: Exception) -> None:
-            self.event(cp_id, "bad_message", f"{error} (frame {text[:80]!r})")
+    def call_sent(
+        self,
+        connection: ClientBase,
+        message_id: str,
+        action: str,
+        payload: Mapping[str, Any],
+        frame: str,
+    ) -> None:
+        """Print a CALL this side sent."""
+        self._calls(connection)[message_id] = action
+        self._print(connection.cp_id, "out", "CALL", message_id, action, payload)
 
-        connection.on("message", on_message)
-        connection.on("close", on_close)
-        connection.on("bad_message", on_bad)
+    def answer_received(
+        self,
+        connection: ClientBase,
+        message_id: str,
+        action: str,
+        outcome: str,
+        seconds: float,
+        payload_or_error: Mapping[str, Any] | BaseException,
+        frame: str | None,
+    ) -> None:
+        """Print the answer to a CALL this side sent, if one came."""
+        if frame is None:  # a timeout, a close or a cancel: nothing came
+            return
+        pending = self._calls(connection)
+        if outcome == "result" and payload_or_error:
+            answered = pending.pop(message_id, "?")
+            self._print(
+                connection.cp_id, "in", "CALLRESULT", message_id, answered, payload_or_error
+            )
+        else:
+            # Errors, and empty payloads (they may have come as null), print as they came.
+            self.message(connection.cp_id, "in", frame, pending)
+
+    def call_received(
+        self,
+        connection: ClientBase,
+        message_id: str,
+        action: str,
+        payload: dict[str, Any],
+        frame: str,
+    ) -> None:
+        """Print a CALL this side received."""
+        if not payload:  # it may have come as null, which the library reads as {}
+            self.message(connection.cp_id, "in", frame, self._calls(connection))
+            return
+        self._calls(connection)[message_id] = action
+        self._print(connection.cp_id, "in", "CALL", message_id, action, payload)
+
+    def answer_sent(
+        self,
+        connection: ClientBase,
+        message_id: str,
+        action: str,
+        outcome: str,
+        seconds: float,
+        payload_or_error: Mapping[str, Any] | OcppError,
+        frame: str,
+    ) -> None:
+        """Print the answer this side sent."""
+        pending = self._calls(connection)
+        if outcome == "result":
+            answered = pending.pop(message_id, "?")
+            self._print(
+                connection.cp_id, "out", "CALLRESULT", message_id, answered, payload_or_error
+            )
+        else:
+            self.message(connection.cp_id, "out", frame, pending)
+
+    def bad_message(self, connection: ClientBase, text: str | bytes, error: OcppError) -> None:
+        """Print a refused frame: as a message first if it looks like one, then the refusal."""
+        if isinstance(text, str):
+            self.message(connection.cp_id, "in", text, self._calls(connection))
+        self.event(connection.cp_id, "bad_message", f"{error} (frame {text[:80]!r})")
+
+    def ignored(self, connection: ClientBase, text: str, reason: str) -> None:
+        """Print a frame the library ignored, such as an answer that came too late."""
+        self.message(connection.cp_id, "in", text, self._calls(connection))
+
+    def close(self, connection: ClientBase, code: int, reason: str) -> None:
+        """Print that a connection closed."""
+        self.event(connection.cp_id, "closed", f"code {code}" + (f" {reason}" if reason else ""))
 
     def _direction(self, direction: str) -> str:
         incoming_is_cp = self.side == "central"
@@ -126,7 +213,6 @@ class MessageLog:
             and len(frame) == _LENGTH.get(frame[0])
         ):
             return
-        self.messages += 1
         kind = MessageType(frame[0]).name
         message_id = str(frame[1])
         payload: Any
@@ -137,6 +223,13 @@ class MessageLog:
         else:
             action = pending.pop(message_id, "?")
             payload = frame[2] if kind == "CALLRESULT" else frame[2:]
+        self._print(cp_id, direction, kind, message_id, action, payload)
+
+    def _print(
+        self, cp_id: str, direction: str, kind: str, message_id: str, action: str, payload: Any
+    ) -> None:
+        """Print one message: ``payload`` is ``[code, description, details]`` for a CALLERROR."""
+        self.messages += 1
         arrow = self._direction(direction)
         if self.json_stream is not None:
             record: dict[str, Any] = {

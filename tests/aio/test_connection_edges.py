@@ -25,7 +25,8 @@ from ocpp16 import (
     Options,
     Server,
 )
-from ocpp16.connection import _takes_cb
+from ocpp16._dispatch import _takes_cb
+from ocpp16._internals import finish_send
 from tests.helpers import NOW, connect_pair, future_and_setter, raw_peer, recv_json, url, wait
 
 
@@ -302,7 +303,7 @@ async def test_websocket_options_reach_both_ends() -> None:
         await server.listen(0, host="127.0.0.1")
         client, peer = await connect_pair(server, **options)
         for end in (client, peer):
-            ws = end._ws
+            ws = end._transport.connection  # type: ignore[union-attr]
             assert ws is not None
             assert (ws.ping_interval, ws.ping_timeout) == (5.0, 7.0)
             assert ws.protocol.max_message_size == 4321
@@ -392,8 +393,7 @@ async def test_a_send_cut_off_by_the_close_is_unwound_not_dropped() -> None:
     coroutine = send()
     waiting = coroutine.send(None)  # suspended inside the generator, after its yield
     assert generators[0].ag_running
-    client = Client("CP1")
-    task = asyncio.ensure_future(client._finish_send(coroutine, waiting))
+    task = asyncio.ensure_future(finish_send(coroutine, waiting))
     await asyncio.sleep(0)  # one turn: the task now waits on the send's future
     task.cancel()  # what closing the connection does to a send still waiting
     await asyncio.wait({task})

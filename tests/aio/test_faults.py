@@ -338,7 +338,7 @@ async def test_server_vanishes() -> None:
         ws_server = server._ws_server
         assert ws_server is not None
         ws_server.server.close()  # stop listening
-        transport = server.clients["CP1"]._ws.transport  # type: ignore[union-attr]
+        transport = server.clients["CP1"]._transport.connection.transport  # type: ignore[union-attr]
         transport.abort()  # and drop the connection, no close frame
         for future in futures:
             with pytest.raises(ConnectionClosed) as info:

@@ -1,0 +1,119 @@
+"""The transport seam: two ClientBase ends over the in-memory transport speak the whole protocol."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import pytest
+
+from ocpp16 import ClientBase, ConnectionClosed, OcppError, Options
+from ocpp16._memory_transport import MemoryTransport, memory_pair
+from ocpp16._transport import TransportClosed
+from ocpp16.protocol import Role
+from tests.helpers import future_and_setter, wait
+
+BOOT = {"chargePointVendor": "eParking", "chargePointModel": "NECU-T2"}
+BOOT_OK = {"status": "Accepted", "interval": 60, "currentTime": "2024-05-01T12:00:00Z"}
+
+
+@asynccontextmanager
+async def connected() -> AsyncIterator[tuple[ClientBase, ClientBase, MemoryTransport]]:
+    """A charge point end and a central system end, connected in memory and reading.
+
+    Also yields the central system's transport, to make frames arrive there.
+    """
+    charge_point = ClientBase("CP1", role=Role.CHARGE_POINT, options=Options())
+    central = ClientBase("CP1", role=Role.CENTRAL_SYSTEM, options=Options())
+    cp_side, cs_side = memory_pair()
+    # No public way attaches a transport yet: Server and Client do it for websockets.
+    charge_point._attach(cp_side)
+    central._attach(cs_side)
+    readers = [asyncio.ensure_future(end._run()) for end in (charge_point, central)]
+    try:
+        yield charge_point, central, cs_side
+    finally:
+        await charge_point.close()
+        await wait(asyncio.gather(*readers))
+
+
+@pytest.fixture
+async def ends() -> AsyncIterator[tuple[ClientBase, ClientBase]]:
+    """A charge point end and a central system end, connected in memory."""
+    async with connected() as (charge_point, central, _):
+        yield charge_point, central
+
+
+async def test_a_call_and_its_answer_both_ways(ends: tuple[ClientBase, ClientBase]) -> None:
+    """The charge point's CALL is answered by the central system, and the other way round."""
+    charge_point, central = ends
+    central.on("BootNotification", lambda request: BOOT_OK)
+    charge_point.on("Reset", lambda request: {"status": "Accepted"})
+    assert await wait(charge_point.call_request("BootNotification", BOOT)) == BOOT_OK
+    assert await wait(central.call_request("Reset", {"type": "Soft"})) == {"status": "Accepted"}
+    assert charge_point.is_open and central.is_open
+    assert charge_point.subprotocol == "ocpp1.6"
+    assert central.remote_address == "charge-point"
+
+
+async def test_a_callerror(ends: tuple[ClientBase, ClientBase]) -> None:
+    """A handler's OcppError reaches the caller as that CALLERROR."""
+    charge_point, central = ends
+
+    def refuse(request: Any) -> None:
+        raise OcppError("NotSupported", "not here")
+
+    central.on("Heartbeat", refuse)
+    with pytest.raises(OcppError) as info:
+        await wait(charge_point.call_request("Heartbeat"))
+    assert (info.value.code, info.value.description) == ("NotSupported", "not here")
+
+
+async def test_frames_pass_as_they_are(ends: tuple[ClientBase, ClientBase]) -> None:
+    """Each end's "message" events see the same frames, in order."""
+    charge_point, central = ends
+    central.on("Heartbeat", lambda request: {"currentTime": "2024-05-01T12:00:00Z"})
+    sent: list[str] = []
+    received: list[str] = []
+    charge_point.on("message", lambda direction, text: sent.append(text))
+    central.on("message", lambda direction, text: received.append(text))
+    await wait(charge_point.call_request("Heartbeat"))
+    assert sent == received and len(sent) == 2
+
+
+async def test_close_with_code_and_reason(ends: tuple[ClientBase, ClientBase]) -> None:
+    """A close reaches both ends with its code and reason; what was pending fails with them."""
+    charge_point, central = ends
+    central.on("Heartbeat", lambda request, cb: None)  # never answers
+    closed, on_close = future_and_setter()
+    central.on("close", on_close)
+    pending = charge_point.call_request("Heartbeat")
+    await charge_point.close(4001, "going for maintenance")
+    assert await wait(closed) == (4001, "going for maintenance")
+    with pytest.raises(ConnectionClosed) as info:
+        await wait(pending)
+    assert (info.value.code, info.value.reason) == (4001, "going for maintenance")
+    assert not charge_point.is_open and not central.is_open
+
+
+async def test_a_binary_frame_is_a_bad_message() -> None:
+    """A binary frame from the transport is reported as a bad message; the connection goes on."""
+    async with connected() as (charge_point, central, cs_side):
+        central.on("BootNotification", lambda request: BOOT_OK)
+        bad, on_bad = future_and_setter()
+        central.on("bad_message", on_bad)
+        cs_side.receive(b"\x00binary")
+        text, error = await wait(bad)
+        assert text == b"\x00binary" and error.code == "FormationViolation"
+        assert await wait(charge_point.call_request("BootNotification", BOOT)) == BOOT_OK
+
+
+async def test_sending_on_a_closed_transport_raises() -> None:
+    """send() on a closed transport raises TransportClosed instead of losing the frame silently."""
+    cp_side, cs_side = memory_pair()
+    await cs_side.close(1000, "")
+    with pytest.raises(TransportClosed):
+        cp_side.send('[2,"1","Heartbeat",{}]')
+    assert (cp_side.close_code, cs_side.close_code) == (1000, 1000)
