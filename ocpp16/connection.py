@@ -178,6 +178,11 @@ class ClientBase(SafeEmitter):
             self._transport.ping_timeout = seconds
 
     @property
+    def options(self) -> Options:
+        """The options this connection was made with (shared with its ``Server``: read only)."""
+        return self._options
+
+    @property
     def is_open(self) -> bool:
         """True while the connection is open and CALLs can be made."""
         return self._protocol is not None and self._protocol.state is State.OPEN

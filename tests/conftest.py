@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from ocpp16 import Client, ClientBase, Server
-from tests.helpers import connect_pair, listening
+from tests.helpers import NOW, connect_pair, listening
 
 
 @pytest.fixture
@@ -28,3 +28,14 @@ async def pair(server: Server) -> AsyncIterator[tuple[Client, ClientBase]]:
         yield client, peer
     finally:
         await client.close()
+
+
+@pytest.fixture
+async def limited(request: pytest.FixtureRequest) -> AsyncIterator[Server]:
+    """A server made with the options of ``request.param`` (indirect parametrization)."""
+    server = await listening(**request.param)
+    server.on("connection", lambda client: client.on("Heartbeat", lambda request: NOW))
+    try:
+        yield server
+    finally:
+        await server.close()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import gc
 import json
 import logging
@@ -11,17 +10,13 @@ from typing import Any
 
 import pytest
 from websockets.asyncio.client import connect as ws_connect
-from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed as WsClosed
-from websockets.exceptions import InvalidStatus
 
 from ocpp16 import (
     CallTimeout,
     Client,
     ClientBase,
     ConnectionClosed,
-    Handshake,
-    HandshakeError,
     OcppError,
     Server,
     ValidationError,
@@ -133,7 +128,7 @@ class TestServer:
             await server.listen(0, host="127.0.0.1")
             client, peer = await connect_pair(server)
             assert peer.validation == "off"
-            assert peer._options.call_timeout == 7
+            assert peer.options.call_timeout == 7
             await client.close()
 
     async def test_bad_option_is_refused(self) -> None:
@@ -174,202 +169,6 @@ class TestServer:
 
 
 # ----------------------------------------------------------------------------- handshake
-
-
-class TestHandshake:
-    """Subprotocol, charge point id, and the "authorization" event."""
-
-    async def test_no_subprotocol_is_http_400(self, server: Server) -> None:
-        """A client that does not offer ocpp1.6 is refused with HTTP 400."""
-        for offered in ([], ["ocpp2.0.1"]):
-            with pytest.raises(InvalidStatus) as info:
-                async with raw_peer(server, subprotocols=offered):
-                    pass
-            assert info.value.response.status_code == 400
-        assert server.clients == {}
-
-    async def test_empty_id_is_http_400(self, server: Server) -> None:
-        """A URL whose last path segment is empty has no charge point id: HTTP 400."""
-        with pytest.raises(InvalidStatus) as info:
-            async with ws_connect(f"{url(server)}/", subprotocols=["ocpp1.6"]):  # type: ignore[list-item]
-                pass
-        assert info.value.response.status_code == 400
-
-    async def test_id_is_the_last_segment_percent_decoded(self, server: Server) -> None:
-        """The id is the last path segment, percent-decoded, without the query."""
-        seen, on_connection = future_and_setter()
-        server.on("connection", on_connection)
-        target = f"ws://127.0.0.1:{server.port}/a/b/CP%201%2F2?token=x"
-        async with ws_connect(target, subprotocols=["ocpp1.6"]):  # type: ignore[list-item]
-            client = await wait(seen)
-            assert client.get_cp_id() == "CP 1/2" == client.cp_id
-
-    async def test_client_quotes_its_id(self, server: Server) -> None:
-        """Client joins base + "/" + the percent-quoted id, whatever the base's trailing slash."""
-        client = Client("CP 1/ü")
-        assert client.url_for("ws://h/ocpp/") == "ws://h/ocpp/CP%201%2F%C3%BC"
-        assert client.url_for("ws://h/ocpp") == "ws://h/ocpp/CP%201%2F%C3%BC"
-        seen, on_connection = future_and_setter()
-        server.on("connection", on_connection)
-        await client.connect(url(server) + "/")
-        assert (await wait(seen)).cp_id == "CP 1/ü"
-        await client.close()
-
-    async def test_handshake_fields(self, server: Server) -> None:
-        """The handshake carries path, headers, address, offered subprotocols and Basic auth."""
-        seen, on_auth = future_and_setter()
-
-        def authorize(cp_id: str, handshake: Handshake, cb: Any) -> None:
-            on_auth(handshake)
-            cb()
-
-        server.on("authorization", authorize)
-        token = base64.b64encode(b"CP1:pa:ss\x00\xff").decode()
-        client = Client("CP1")
-        await client.connect(
-            url(server), headers={"Authorization": f"Basic {token}", "X-Extra": "1"}
-        )
-        handshake: Handshake = await wait(seen)
-        assert handshake.cp_id == "CP1"
-        assert handshake.path == "/ocpp/CP1"
-        assert handshake.headers["X-Extra"] == "1"
-        assert handshake.remote_address[0] == "127.0.0.1"
-        assert handshake.subprotocols == ("ocpp1.6",)
-        assert handshake.username == "CP1"
-        assert handshake.password == b"pa:ss\x00\xff"
-        assert handshake.peer_certificate is None
-        await client.close()
-
-    async def test_no_authorization_header(self, server: Server) -> None:
-        """Without Basic auth, username and password are None."""
-        seen, on_auth = future_and_setter()
-        server.on("authorization", lambda cp_id, hs, cb: on_auth(hs) or True)
-        client = Client("CP1")
-        await client.connect(url(server), headers={"Authorization": "Bearer abc"})
-        handshake = await wait(seen)
-        assert (handshake.username, handshake.password) == (None, None)
-        await client.close()
-
-    @pytest.mark.parametrize(
-        "style",
-        ["cb", "true", "awaitable-true", "async-cb"],
-    )
-    async def test_authorization_accepts(self, server: Server, style: str) -> None:
-        """Accept with cb(), by returning True, or with an awaitable of True."""
-
-        def by_cb(cp_id: str, hs: Handshake, cb: Any) -> None:
-            cb()
-
-        def by_true(cp_id: str, hs: Handshake, cb: Any) -> bool:
-            return True
-
-        async def by_awaitable(cp_id: str, hs: Handshake, cb: Any) -> bool:
-            await asyncio.sleep(0)
-            return True
-
-        async def by_async_cb(cp_id: str, hs: Handshake, cb: Any) -> None:
-            asyncio.get_running_loop().call_soon(cb)
-
-        listener = {
-            "cb": by_cb,
-            "true": by_true,
-            "awaitable-true": by_awaitable,
-            "async-cb": by_async_cb,
-        }[style]
-        server.on("authorization", listener)
-        client, peer = await connect_pair(server)
-        assert peer.cp_id == "CP1"
-        await client.close()
-
-    @pytest.mark.parametrize("style", ["cb-error", "false", "raise", "awaitable-false"])
-    async def test_authorization_rejects_with_401(self, server: Server, style: str) -> None:
-        """Reject with cb(error), False, or raising: HTTP 401, no connection, no handler runs."""
-
-        def by_cb(cp_id: str, hs: Handshake, cb: Any) -> None:
-            cb(OcppError("SecurityError", "unknown charger"))
-
-        def by_false(cp_id: str, hs: Handshake, cb: Any) -> bool:
-            return False
-
-        def by_raise(cp_id: str, hs: Handshake, cb: Any) -> None:
-            raise PermissionError("no")
-
-        async def by_awaitable(cp_id: str, hs: Handshake, cb: Any) -> bool:
-            return False
-
-        listener = {
-            "cb-error": by_cb,
-            "false": by_false,
-            "raise": by_raise,
-            "awaitable-false": by_awaitable,
-        }[style]
-        server.on("authorization", listener)
-        connections: list[ClientBase] = []
-        server.on("connection", connections.append)
-        client = Client("CP1")
-        with pytest.raises(HandshakeError) as info:
-            await wait(client.connect(url(server)))
-        assert info.value.status == 401
-        assert "401" in str(info.value)
-        assert connections == [] and server.clients == {}
-
-    async def test_every_authorization_listener_must_accept(self, server: Server) -> None:
-        """With several listeners, one rejection is enough to refuse."""
-        server.on("authorization", lambda cp_id, hs, cb: True)
-        server.on("authorization", lambda cp_id, hs, cb: cp_id != "BAD")
-        with pytest.raises(HandshakeError):
-            await wait(Client("BAD").connect(url(server)))
-        client, _ = await connect_pair(server, "GOOD")
-        await client.close()
-
-    async def test_undecided_authorization_is_rejected_after_handler_timeout(self) -> None:
-        """A listener that never decides is refused after handler_timeout, not hung forever."""
-        async with Server(handler_timeout=0.2) as server:
-            port = await server.listen(0, host="127.0.0.1")
-            server.on("authorization", lambda cp_id, hs, cb: None)
-            with pytest.raises(HandshakeError) as info:
-                await wait(Client("CP1").connect(f"ws://127.0.0.1:{port}/ocpp"))
-            assert info.value.status == 401
-
-    async def test_client_refuses_server_without_ocpp16(self) -> None:
-        """A server that answers without ocpp1.6 makes Client.connect fail."""
-
-        async def handler(ws: ServerConnection) -> None:
-            await ws.wait_closed()
-
-        async with serve(handler, "127.0.0.1", 0) as plain:
-            port = plain.sockets[0].getsockname()[1]
-            client = Client("CP1")
-            with pytest.raises(HandshakeError, match=r"did not agree on the subprotocol ocpp1\.6"):
-                await wait(client.connect(f"ws://127.0.0.1:{port}"))
-            assert not client.is_open
-
-    async def test_client_bad_url(self) -> None:
-        """A URL that is not ws:// or wss:// is a HandshakeError saying so."""
-        with pytest.raises(HandshakeError, match="not a WebSocket URL"):
-            await Client("CP1").connect("http://127.0.0.1:1/ocpp")
-
-    async def test_client_unreachable(self) -> None:
-        """Nothing listening: the OSError of the network, as is."""
-        probe = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
-        port = probe.sockets[0].getsockname()[1]
-        probe.close()
-        await probe.wait_closed()
-        with pytest.raises(OSError):
-            await wait(Client("CP1").connect(f"ws://127.0.0.1:{port}/ocpp"))
-
-    async def test_client_id_must_be_a_string(self) -> None:
-        """Client("") has no id to send: refused at once."""
-        with pytest.raises(ValueError, match="charge point id"):
-            Client("")
-
-    async def test_connect_twice_is_refused(
-        self, pair: tuple[Client, ClientBase], server: Server
-    ) -> None:
-        """A connected Client cannot connect again before closing."""
-        client, _ = pair
-        with pytest.raises(RuntimeError, match="already connected"):
-            await client.connect(url(server))
 
 
 # ----------------------------------------------------------------------------- handlers
@@ -853,45 +652,6 @@ class TestEvents:
 
 
 # ----------------------------------------------------------------------------- options, logging
-
-
-class TestOptionsAndLogging:
-    """Per-connection validation, and log records carrying the charge point id."""
-
-    async def test_connection_listener_may_change_validation(self, server: Server) -> None:
-        """A "connection" listener may set validation and validation_overrides of that connection."""
-
-        def relax(client: ClientBase) -> None:
-            client.validation_overrides = {"BootNotification": "off"}
-            client.on("BootNotification", lambda request: BOOT_OK)
-
-        server.on("connection", relax)
-        async with raw_peer(server) as ws:
-            await ws.send('[2,"1","BootNotification",{"odd":1}]')
-            assert await recv_json(ws) == [3, "1", BOOT_OK]
-            peer = server.clients["CP1"]
-            peer.validation = "off"
-            peer.on("Authorize", lambda request: {"idTagInfo": {"status": "Accepted"}})
-            await ws.send('[2,"2","Authorize",{}]')
-            assert (await recv_json(ws))[0] == 3
-            peer.validation = "strict"
-            await ws.send('[2,"3","Authorize",{}]')
-            assert (await recv_json(ws))[:3] == [4, "3", "ProtocolError"]
-            assert peer.validation_overrides == {"BootNotification": "off"}
-
-    async def test_frames_logged_at_debug_with_cp_id(
-        self, pair: tuple[Client, ClientBase], caplog: pytest.LogCaptureFixture
-    ) -> None:
-        """Every frame is logged at DEBUG as "< text" / "> text", each record carrying cp_id."""
-        client, peer = pair
-        peer.on("Heartbeat", lambda request: NOW)
-        with caplog.at_level(logging.DEBUG, "ocpp16"):
-            await wait(client.call_request("Heartbeat"))
-        frames = [r for r in caplog.records if r.levelno == logging.DEBUG and r.name == "ocpp16"]
-        messages = [r.getMessage() for r in frames]
-        assert any(m.startswith("[CP1] > [2,") for m in messages)
-        assert any(m.startswith("[CP1] < [3,") for m in messages)
-        assert all(getattr(r, "cp_id", None) == "CP1" for r in frames)
 
 
 # ----------------------------------------------------------------------------- churn

@@ -22,53 +22,11 @@ from ocpp16 import (
     Handshake,
     HandshakeError,
     OcppError,
-    Options,
     Server,
 )
 from ocpp16._dispatch import _takes_cb
 from ocpp16._internals import finish_send
-from tests.helpers import NOW, connect_pair, future_and_setter, raw_peer, recv_json, url, wait
-
-
-class TestOptions:
-    """Options are checked once, with a message that names the option."""
-
-    @pytest.mark.parametrize(
-        ("options", "named"),
-        [
-            ({"call_timeout": -1}, "call_timeout"),
-            ({"handler_timeout": "30"}, "handler_timeout"),
-            ({"call_concurrency": 0}, "call_concurrency"),
-            ({"call_concurrency": 1.5}, "call_concurrency"),
-            ({"ping_interval": 0}, "ping_interval"),
-            ({"ping_timeout": "x"}, "ping_timeout"),
-            ({"max_message_size": 0}, "max_message_size"),
-            ({"validation_overrides": {"Heartbeat": "loud"}}, "validation mode"),
-        ],
-    )
-    def test_bad_values_are_named(self, options: dict[str, Any], named: str) -> None:
-        """Each bad option value is refused with its name in the message."""
-        with pytest.raises(ValueError, match=named):
-            Options(**options)
-
-    def test_none_disables_keepalive_and_size_limit(self) -> None:
-        """ping_interval, ping_timeout and max_message_size accept None."""
-        options = Options(ping_interval=None, ping_timeout=None, max_message_size=None)
-        assert (options.ping_interval, options.ping_timeout, options.max_message_size) == (
-            None,
-            None,
-            None,
-        )
-
-    def test_validation_settable_before_connect(self) -> None:
-        """A Client's validation can be set before it connects, and is checked."""
-        client = Client("CP1")
-        client.validation = "warn"
-        client.validation_overrides = {"Reset": "off"}
-        assert (client.validation, client.validation_overrides) == ("warn", {"Reset": "off"})
-        with pytest.raises(ValueError):
-            client.validation = "nope"  # type: ignore[assignment]
-        assert client.remote_address is None and client.subprotocol is None and not client.is_open
+from tests.helpers import NOW, connect_pair, future_and_setter, listening, raw_peer, recv_json, wait
 
 
 class TestHandlerSignatures:
@@ -166,13 +124,22 @@ class TestOddPeers:
         await wait(waiter)
 
     async def test_handler_still_running_at_close_is_cancelled_after_handler_timeout(
-        self, server: Server, caplog: pytest.LogCaptureFixture
+        self, caplog: pytest.LogCaptureFixture
     ) -> None:
         """A handler that outlives its connection by more than handler_timeout is cancelled."""
         cancelled = asyncio.Event()
         started = asyncio.Event()
+        async with await listening(handler_timeout=0.1) as server:
+            await self._stuck_handler_is_cancelled(server, started, cancelled, caplog)
+
+    async def _stuck_handler_is_cancelled(
+        self,
+        server: Server,
+        started: asyncio.Event,
+        cancelled: asyncio.Event,
+        caplog: pytest.LogCaptureFixture,
+    ) -> None:
         client, peer = await connect_pair(server)
-        peer._options.handler_timeout = 0.1
 
         async def stuck(request: dict[str, Any]) -> None:
             started.set()
@@ -258,56 +225,6 @@ class TestOddPeers:
         with pytest.raises(OcppError) as info:
             await wait(client.call_request("Heartbeat"))
         assert info.value.code == "InternalError"
-
-
-class TestAuthorizationListeners:
-    """Authorization listeners with and without cb, and a server on several hosts."""
-
-    async def test_listener_without_cb(self, server: Server) -> None:
-        """fn(cp_id, handshake) without cb decides by returning True or False."""
-
-        async def only_known(cp_id: str, handshake: Handshake) -> bool:
-            return cp_id == "KNOWN"
-
-        server.on("authorization", only_known)
-        client, _ = await connect_pair(server, "KNOWN")
-        await client.close()
-        with pytest.raises(HandshakeError) as info:
-            await wait(Client("STRANGER").connect(url(server)))
-        assert info.value.status == 401
-
-    async def test_listener_without_cb_returning_none_refuses(
-        self, server: Server, caplog: pytest.LogCaptureFixture
-    ) -> None:
-        """Without cb, a listener that returns None gave no verdict: refused, and the log says why."""
-        server.on("authorization", lambda cp_id, handshake: None)
-        with pytest.raises(HandshakeError):
-            await wait(Client("CP1").connect(url(server)))
-        assert "must return True or False" in caplog.text
-
-    async def test_listen_on_a_list_of_hosts(self) -> None:
-        """listen() takes a list of addresses, as loop.create_server does."""
-        async with Server() as server:
-            port = await server.listen(0, host=["127.0.0.1"])
-            assert server.port == port
-            client, peer = await connect_pair(server)
-            assert peer.handshake is not None and peer.handshake.cp_id == "CP1"
-            assert client.handshake is None
-            await client.close()
-
-
-async def test_websocket_options_reach_both_ends() -> None:
-    """ping_interval, ping_timeout and max_message_size are applied to both ends' WebSockets."""
-    options = {"ping_interval": 5.0, "ping_timeout": 7.0, "max_message_size": 4321}
-    async with Server(**options) as server:
-        await server.listen(0, host="127.0.0.1")
-        client, peer = await connect_pair(server, **options)
-        for end in (client, peer):
-            ws = end._transport.connection  # type: ignore[union-attr]
-            assert ws is not None
-            assert (ws.ping_interval, ws.ping_timeout) == (5.0, 7.0)
-            assert ws.protocol.max_message_size == 4321
-        await client.close()
 
 
 class TestWriting:

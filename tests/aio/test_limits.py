@@ -3,32 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
 from websockets.asyncio.client import connect as ws_connect
 
-from ocpp16 import Client, ConnectionClosed, HandshakeError, Options, Server
+from ocpp16 import ConnectionClosed, Server
 from tests.helpers import (
     NOW,
     connect_pair,
     future_and_setter,
-    listening,
     raw_peer,
     recv_json,
     url,
     wait,
 )
-
-
-@pytest.fixture
-async def limited(request: pytest.FixtureRequest) -> AsyncIterator[Server]:
-    server = await listening(**request.param)
-    server.on("connection", lambda client: client.on("Heartbeat", lambda request: NOW))
-    try:
-        yield server
-    finally:
-        await server.close()
 
 
 class TestBadMessageBudget:
@@ -64,71 +52,6 @@ class TestBadMessageBudget:
             await ws.send('[2,"b","Heartbeat",{}]')
             assert (await recv_json(ws))[1] == "b"
             assert peer.is_open
-
-
-class TestCaps:
-    """max_connections and the duplicate-id policy."""
-
-    @pytest.mark.parametrize("limited", [{"max_connections": 2}], indirect=True)
-    async def test_connection_cap_is_http_503(self, limited: Server) -> None:
-        """Beyond max_connections a charge point is refused with HTTP 503; a freed place is taken again."""
-        first, first_peer = await connect_pair(limited, "A")
-        second, _ = await connect_pair(limited, "B")
-        with pytest.raises(HandshakeError) as info:
-            await wait(Client("C").connect(url(limited)))
-        assert info.value.status == 503
-        closed, on_close = future_and_setter()
-        first_peer.on("close", on_close)
-        await first.close()
-        await wait(closed)
-        while "A" in limited.clients:  # the server forgets it right after "close"
-            await asyncio.sleep(0)
-        third, _ = await connect_pair(limited, "C")
-        await second.close()
-        await third.close()
-
-    @pytest.mark.parametrize("limited", [{"duplicate_id": "reject"}], indirect=True)
-    async def test_duplicate_id_reject(self, limited: Server) -> None:
-        """duplicate_id='reject': a second connection with a connected id gets HTTP 409; the first stays."""
-        first, first_peer = await connect_pair(limited, "CP1")
-        with pytest.raises(HandshakeError) as info:
-            await wait(Client("CP1").connect(url(limited)))
-        assert info.value.status == 409
-        assert limited.clients["CP1"] is first_peer
-        assert await wait(first.call_request("Heartbeat")) == NOW
-        await first.close()
-
-    def test_bad_values(self) -> None:
-        """Wrong limit values are refused at construction, naming the option; "replace" is the default.
-
-        (What "replace" does is tested in test_connection_edges.py.)
-        """
-        assert Server().duplicate_id == "replace"
-        with pytest.raises(ValueError, match="max_connections"):
-            Server(max_connections=0)
-        with pytest.raises(ValueError, match="duplicate_id"):
-            Server(duplicate_id="ignore")  # type: ignore[arg-type]
-        with pytest.raises(ValueError, match="bad_message_budget"):
-            Options(bad_message_budget=-1)
-        with pytest.raises(ValueError, match="handshake_timeout"):
-            Options(handshake_timeout=0)
-        with pytest.raises(ValueError, match="close_timeout"):
-            Options(close_timeout=-1)
-
-
-class TestHandshakeTimeout:
-    """handshake_timeout: a client that opens TCP and never completes the upgrade is dropped."""
-
-    @pytest.mark.parametrize("limited", [{"handshake_timeout": 0.2}], indirect=True)
-    async def test_silent_client_is_dropped(self, limited: Server) -> None:
-        """A TCP client that sends nothing is disconnected after handshake_timeout."""
-        reader, writer = await asyncio.open_connection("127.0.0.1", limited.port)
-        try:
-            async with asyncio.timeout(5):  # far above the 0.2 s it is given
-                await reader.read()  # returns once the server has closed the connection
-        finally:
-            writer.close()
-        assert limited.clients == {}
 
 
 class TestKeepalive:
@@ -177,19 +100,3 @@ class TestKeepalive:
             ws.transport.resume_reading()
             await ws.send('[2,"1","Heartbeat",{}]')
             assert (await recv_json(ws))[:2] == [3, "1"]
-
-
-async def test_duplicate_id_is_told_only_to_authorized_clients() -> None:
-    """With duplicate_id='reject' an unauthorized client gets 401, never 409: it learns nothing."""
-    async with Server(duplicate_id="reject") as server:
-        await server.listen(0, host="127.0.0.1")
-        server.on("authorization", lambda cp_id, hs: hs.headers.get("X-Token") == "secret")
-        first = Client("CP1")
-        await wait(first.connect(url(server), headers={"X-Token": "secret"}))
-        with pytest.raises(HandshakeError) as info:
-            await wait(Client("CP1").connect(url(server)))
-        assert info.value.status == 401
-        with pytest.raises(HandshakeError) as info:
-            await wait(Client("CP1").connect(url(server), headers={"X-Token": "secret"}))
-        assert info.value.status == 409
-        await first.close()

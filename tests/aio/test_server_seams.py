@@ -6,108 +6,16 @@ import asyncio
 from typing import Any, ClassVar
 
 import pytest
-from websockets.asyncio.client import connect as ws_connect
-from websockets.exceptions import InvalidStatus
 
 from ocpp16 import (
-    Client,
     ClientBase,
-    HandshakeError,
     LocalRegistry,
     NotConnected,
     OcppError,
     Refusal,
     Server,
 )
-from tests.helpers import TIMEOUT, connect_pair, url, wait
-
-
-def _refusals(server: Server) -> list[tuple[str | None, int, str]]:
-    seen: list[tuple[str | None, int, str]] = []
-    server.on("refused", lambda cp_id, status, reason: seen.append((cp_id, status, reason)))
-    return seen
-
-
-async def _refused_status(address: str, subprotocols: list[str] | None = None) -> int:
-    with pytest.raises(InvalidStatus) as refused:
-        async with asyncio.timeout(TIMEOUT):
-            await ws_connect(address, subprotocols=subprotocols or ["ocpp1.6"])  # type: ignore[list-item]
-    return refused.value.response.status_code
-
-
-class TestRefusedEvent:
-    """Every refused handshake fires "refused"(cp_id, status, reason), with the peer's address."""
-
-    async def test_no_id_and_no_subprotocol_are_400(self, server: Server) -> None:
-        """A path with no id (cp_id None) and a missing ocpp1.6 are each refused with 400."""
-        seen = _refusals(server)
-        base = f"ws://127.0.0.1:{server.port}"
-        assert await _refused_status(base + "/ocpp/") == 400
-        assert await _refused_status(base + "/ocpp/CP1", ["ocpp2.0.1"]) == 400
-        assert [(cp, status) for cp, status, _ in seen] == [(None, 400), ("CP1", 400)]
-        assert "no charge point id" in seen[0][2] and "(from 127.0.0.1:" in seen[0][2]
-        assert "ocpp2.0.1" in seen[1][2]
-
-    async def test_a_listener_that_says_why_is_quoted(self, server: Server) -> None:
-        """cb("why") refuses with 401 and the why is the reason; False gives a generic one."""
-        seen = _refusals(server)
-
-        def deny(cp_id: str, handshake: Any, cb: Any) -> None:
-            cb("unknown charge point") if cp_id == "CP1" else cb(False)
-
-        server.on("authorization", deny)
-        for cp_id in ("CP1", "CP2"):
-            with pytest.raises(HandshakeError) as refused:
-                await wait(Client(cp_id).connect(url(server)))
-            assert refused.value.status == 401
-        assert seen[0][:2] == ("CP1", 401) and seen[0][2].startswith("unknown charge point (from ")
-        assert (
-            seen[1][:2] == ("CP2", 401) and "rejected by the authorization listener" in seen[1][2]
-        )
-
-    async def test_profile_1_refuses_before_any_listener(self) -> None:
-        """Profile 1: no credentials is refused with 401 by the server, and says so."""
-        asked: list[str] = []
-        async with Server(security_profile=1) as server:
-            server.on("authorization", lambda cp_id, handshake: asked.append(cp_id) or True)
-            seen = _refusals(server)
-            await server.listen(0, host="127.0.0.1")
-            with pytest.raises(HandshakeError):
-                await wait(Client("CP1").connect(url(server)))
-        assert asked == []
-        assert seen[0][:2] == ("CP1", 401) and "no Basic-auth credentials" in seen[0][2]
-
-    async def test_cap_and_duplicate(self) -> None:
-        """The cap refuses with 503 and duplicate_id="reject" with 409, each announced."""
-        async with Server(max_connections=1, duplicate_id="reject") as server:
-            seen = _refusals(server)
-            await server.listen(0, host="127.0.0.1")
-            client, _ = await connect_pair(server, "CP1")
-            for cp_id, status in (("CP2", 503), ("CP1", 503)):
-                with pytest.raises(HandshakeError) as refused:
-                    await wait(Client(cp_id).connect(url(server)))
-                assert refused.value.status == status
-            server.max_connections = None
-            with pytest.raises(HandshakeError) as refused:
-                await wait(Client("CP1").connect(url(server)))
-            assert refused.value.status == 409
-            await client.close()
-        assert [status for _, status, _ in seen] == [503, 503, 409]
-        assert "already connected" in seen[2][2]
-
-
-async def test_a_base_url_with_a_query_keeps_the_id_and_the_query(server: Server) -> None:
-    """The id goes into the path, the query stays after it, and the server reads both."""
-    seen = asyncio.get_running_loop().create_future()
-    server.on("connection", lambda peer: seen.set_result(peer))
-    client = Client("CP1")
-    await wait(client.connect(url(server) + "?tenant=acme"))
-    peer = await wait(seen)
-    assert peer.cp_id == "CP1" and peer.handshake.query == {"tenant": "acme"}
-    assert peer.handshake.path == "/ocpp/CP1?tenant=acme"
-    await client.close()
-    with pytest.raises(ValueError, match="fragment"):
-        await Client("CP2").connect(url(server) + "#x")
+from tests.helpers import connect_pair, wait
 
 
 class TestPortAndCalls:
