@@ -362,21 +362,30 @@ class TestHandlers:
             await wait(client.call_request("Heartbeat"))
 
     async def test_each_call_runs_in_its_own_task(self, server: Server) -> None:
-        """20 CALLs whose handlers each sleep 50 ms finish together, well under a second."""
+        """20 CALLs' handlers all run at the same time: each in its own task, none waits for another."""
         client, peer = await connect_pair(server, call_concurrency=20)
+        running = 0
+        peak = 0
+        all_running = asyncio.Event()
+        release = asyncio.Event()
 
         async def slow(request: dict[str, Any]) -> dict[str, Any]:
-            await asyncio.sleep(0.05)
+            nonlocal running, peak
+            running += 1
+            peak = max(peak, running)
+            if running == 20:
+                all_running.set()
+            await release.wait()  # held until all 20 are in: run one by one, they never would be
+            running -= 1
             return NOW
 
         peer.on("Heartbeat", slow)
-        loop = asyncio.get_running_loop()
-        started = loop.time()
-        results = await wait(asyncio.gather(*(client.call_request("Heartbeat") for _ in range(20))))
-        elapsed = loop.time() - started
-        assert results == [NOW] * 20
-        # Sequentially they would take 1 s; concurrently about 50 ms.
-        assert elapsed < 0.5, elapsed
+        calls = asyncio.gather(*(client.call_request("Heartbeat") for _ in range(20)))
+        await wait(all_running.wait())
+        assert peak == 20
+        release.set()
+        assert await wait(calls) == [NOW] * 20
+        assert running == 0
         await client.close()
 
     async def test_handler_may_call_back_the_same_peer(

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 from websockets.asyncio.client import connect as ws_connect
 
-from ocpp16 import ConnectionClosed, Server
+from ocpp16 import ClientBase, ConnectionClosed, Server
 from tests.helpers import (
     NOW,
     connect_pair,
@@ -84,13 +84,20 @@ class TestKeepalive:
         self, limited: Server
     ) -> None:
         """ping_timeout=None on one connection: pings still go out, silence never closes it."""
+
+        def never_time_out(client: ClientBase) -> None:
+            # Set as the connection arrives, before its first ping: a pong that a busy
+            # machine delays past the server's 0.1 s before the test got to set it
+            # would close the connection, and the test would prove nothing.
+            client.ping_timeout = None
+
+        limited.on("connection", never_time_out)
         async with ws_connect(
             f"{url(limited)}/CP1", subprotocols=["ocpp1.6"], close_timeout=0.2
         ) as ws:  # type: ignore[list-item]
             while "CP1" not in limited.clients:
                 await asyncio.sleep(0)
             peer = limited.clients["CP1"]
-            peer.ping_timeout = None
             assert (peer.ping_interval, peer.ping_timeout) == (0.05, None)
             ws.transport.pause_reading()
             # Several ping intervals and pong timeouts pass with no pong: proving that nothing

@@ -531,11 +531,10 @@ async def test_second_ctrl_c_quits_at_once() -> None:
         process.send_signal(signal.SIGINT)
         stopping = (await wait(process.stderr.readline())).decode()
         assert stopping == "ocpp16 serve: stopping (Ctrl-C again quits at once)\n"
-        loop = asyncio.get_running_loop()
-        sent = loop.time()
         process.send_signal(signal.SIGINT)
         assert await wait(process.wait()) == 130
-        assert loop.time() - sent < 5  # not the 10 s of close_timeout
+        # It did not wait out the stalled close (close_timeout, 10 s): a clean stop ends
+        # with exit status 0 and its "stopped; ..." line, and neither came.
         rest = (await process.stderr.read()).decode()
         assert rest == "ocpp16 serve: interrupted\n"
         writer.close()
