@@ -65,6 +65,9 @@ class Hooks(Protocol):
     def ignored(self, connection: Any, text: str, reason: str, /) -> None:
         """See ``Observer.ignored``."""
 
+    def violation(self, connection: Any, action: str, kind: str, where: str, error: Any, /) -> None:
+        """See ``Observer.violation``."""
+
     def refused(self, cp_id: str | None, status: int, reason: str, /) -> None:
         """See ``Observer.refused``."""
 

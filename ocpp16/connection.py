@@ -227,6 +227,11 @@ class ClientBase(SafeEmitter):
             raise ValueError(f"{observer!r} does not observe {self.cp_id}")
         self._observers = tuple(o for o in self._observers if o is not observer)
 
+    def _violation(self, action: str, kind: str, where: str, error: Exception) -> None:
+        # Warn mode let a violation through: observers hear of it (the log already has).
+        if self._observers:
+            self._notify("violation", self, action, kind, where, error)
+
     def _notify(self, hook: str, *args: Any) -> None:
         notify(self._observers, self._report, hook, *args)
 
@@ -247,6 +252,7 @@ class ClientBase(SafeEmitter):
         # Share the dict itself, not the core's copy: "validation_overrides is a
         # live dict", so changing an entry must reach the core.
         self._protocol.validation_overrides = self._validation_overrides
+        self._protocol.on_violation = self._violation
         self._out.clear()
         self._writing = False
         self._closed = asyncio.get_running_loop().create_future()

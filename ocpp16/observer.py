@@ -186,6 +186,23 @@ class Observer:
             reason: Why it was ignored.
         """
 
+    def violation(
+        self, connection: ClientBase, action: str, kind: str, where: str, error: OcppError
+    ) -> None:
+        """A payload broke its schema and went on, because validation is ``"warn"`` for it.
+
+        In ``"strict"`` mode a violation is refused instead (a CALLERROR, or a
+        failed future), and this hook is not called.
+
+        Args:
+            connection: The connection.
+            action: The action.
+            kind: ``"request"`` or ``"response"``.
+            where: ``"incoming"`` or ``"outgoing"``.
+            error: The violation (a :class:`~ocpp16.errors.ValidationError`:
+                ``.code``, ``.path``, ``.keyword``, ``.description``).
+        """
+
     def refused(self, cp_id: str | None, status: int, reason: str) -> None:
         """A server refused a charge point's opening handshake (server observers only).
 

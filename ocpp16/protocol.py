@@ -262,6 +262,8 @@ class Protocol:
         state: The connection's :class:`State`.
         validation: The default validation mode; may be changed at any time.
         validation_overrides: Action → mode; may be changed at any time.
+        on_violation: Called as ``(action, kind, where, error)`` for each payload
+            that breaks its schema in ``"warn"`` mode, after the log line.
     """
 
     def __init__(
@@ -286,6 +288,7 @@ class Protocol:
         self.call_concurrency = call_concurrency
         self._new_id: Callable[[], str] = message_id_factory or _uuid4
         self.logger = logger if logger is not None else _log
+        self.on_violation: Callable[[str, str, str, ValidationError], None] | None = None
         self.state = State.OPEN
         self._can_send, self._can_receive = _actions_for(self.role)
         self._pending: dict[str, _Pending] = {}
@@ -415,22 +418,14 @@ class Protocol:
             and isinstance(exc.value, str)
             and _validation.is_utc_less_datetime(exc.value)
         ):
-            self.logger.warning(
-                "%s %s %s: %s has no UTC offset; read as UTC (validation=warn)",
-                where,
-                action,
-                kind,
-                exc.path,
-            )
+            message = f": {exc.path} has no UTC offset; read as UTC (validation=warn)"
         else:
-            self.logger.warning(
-                "%s %s %s breaks its schema (validation=warn, going on): [%s] %s",
-                where,
-                action,
-                kind,
-                exc.code,
-                exc.description,
+            message = (
+                f" breaks its schema (validation=warn, going on): [{exc.code}] {exc.description}"
             )
+        self.logger.warning("%s %s %s%s", where, action, kind, message)
+        if self.on_violation is not None:
+            self.on_violation(action, kind, where, exc)
 
     # ------------------------------------------------------------------ sending
 

@@ -185,11 +185,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="the heartbeat interval given to booting charge points (default: 60)",
     )
     serve.add_argument(
+        "--call-timeout",
+        metavar="SECONDS",
+        type=_seconds,
+        default=30.0,
+        help="wait this long for the answer to an operator command (default: 30)",
+    )
+    serve.add_argument(
         "--validation",
         choices=("strict", "warn", "off"),
-        default="strict",
-        help="schema validation: strict answers a bad payload with a CALLERROR, warn logs it "
-        "and goes on, off skips it (default: strict)",
+        default="warn",
+        help="schema validation: warn prints a marked 'violation' line for each payload that "
+        "breaks its schema, counts it, and goes on, so a real charger can still boot; strict "
+        "answers a bad payload with a CALLERROR (to test a charger's error handling); off "
+        "skips it (default: warn)",
     )
     serve.add_argument(
         "--json",

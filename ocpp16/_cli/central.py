@@ -89,6 +89,8 @@ class CentralSystem:
         heartbeat_interval: The ``interval`` of accepted boots, in seconds.
         passwords: When given, the Basic-auth password of each charge point id
             that may connect; a charge point not listed is refused.
+        on_warning: Told ``(cp_id, text)`` of what a test rig must show, such
+            as a second StartTransaction on a connector already charging.
 
     Attributes:
         transactions_started: Transaction ids handed out.
@@ -100,10 +102,15 @@ class CentralSystem:
     """
 
     def __init__(
-        self, *, heartbeat_interval: int = 60, passwords: Mapping[str, str] | None = None
+        self,
+        *,
+        heartbeat_interval: int = 60,
+        passwords: Mapping[str, str] | None = None,
+        on_warning: Callable[[str, str], None] | None = None,
     ) -> None:
         self.heartbeat_interval = heartbeat_interval
         self.passwords = passwords
+        self.on_warning = on_warning
         self._transaction_ids = itertools.count(1)
         self.transactions_started = 0
         self.boots = 0
@@ -133,6 +140,16 @@ class CentralSystem:
         running = self.running.setdefault(connection.cp_id, {})
 
         def start(request: dict[str, Any]) -> dict[str, Any]:
+            connector = request["connectorId"]
+            busy = [tx for tx, on in running.items() if on == connector]
+            if busy and self.on_warning is not None:
+                # OCPP 1.6 §4.8: a transaction starts on a connector that is free; one
+                # already running there was never stopped (a lost StopTransaction?).
+                self.on_warning(
+                    connection.cp_id,
+                    f"StartTransaction on connector {connector}, where transaction "
+                    f"{busy[0]} is still running (no StopTransaction for it)",
+                )
             answer = self._start_transaction(request)
             running[answer["transactionId"]] = request["connectorId"]
             return answer

@@ -142,6 +142,15 @@ def open_file_limit(needed: int) -> tuple[int, int]:
     return (needed if soft == resource.RLIM_INFINITY else soft), needed
 
 
+def stderr_console() -> Console:
+    """The console of serve's banner, operator replies and failures, on stderr.
+
+    ``soft_wrap``: a line stays one line when stderr is a file or a pipe, where
+    rich would otherwise wrap it at 80 columns.
+    """
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
 def _console() -> Console:
     return Console(highlight=False)
 
@@ -202,10 +211,11 @@ def _serve(args: argparse.Namespace) -> int:
         ssl=_server_ssl(args),
         heartbeat_interval=args.heartbeat_interval,
         validation=args.validation,
+        call_timeout=args.call_timeout,
         json_lines=args.json,
     )
     console = _console()
-    err = Console(stderr=True, highlight=False)
+    err = stderr_console()
     open_file_limit(65_536)  # a socket per charge point: room for many
 
     async def body(stop: asyncio.Event) -> int:

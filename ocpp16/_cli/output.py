@@ -55,8 +55,9 @@ class MessageLog(Observer):
     such as ``12:00:01.234  CP0001  CP->CS  CALL  BootNotification  {...}``;
     the action of a CALLRESULT or CALLERROR is the action of the CALL it answers.
     With ``json_lines``, each line is a JSON object with the keys ``time``,
-    ``cp``, ``event`` (``"message"``, ``"connected"``, ``"closed"`` or
-    ``"bad_message"``), and for messages ``direction``, ``type``, ``id``,
+    ``cp``, ``event`` (``"message"``, ``"connected"``, ``"closed"``,
+    ``"refused"``, ``"bad_message"``, ``"violation"``, ``"warning"`` or
+    ``"call_failed"``), and for messages ``direction``, ``type``, ``id``,
     ``action`` and ``payload`` (for a CALLERROR: ``errorCode``,
     ``errorDescription`` and ``errorDetails``).
 
@@ -90,6 +91,9 @@ class MessageLog(Observer):
         self.json_stream = json_stream
         self.on_closed_output = on_closed_output
         self.messages = 0
+        # Payloads that broke their schema (validation "warn"), and other warnings.
+        self.violations = 0
+        self.warnings = 0
         self.closed_output = False
         # Per connection: the message id of each CALL still unanswered -> action.
         self._pending: weakref.WeakKeyDictionary[ClientBase, dict[str, str]] = (
@@ -184,6 +188,48 @@ class MessageLog(Observer):
             self.message(connection.cp_id, "in", text, self._calls(connection))
         self.event(connection.cp_id, "bad_message", f"{error} (frame {text[:80]!r})")
 
+    def violation(
+        self, connection: ClientBase, action: str, kind: str, where: str, error: OcppError
+    ) -> None:
+        """Print a marked line for a payload that broke its schema and went on (warn mode)."""
+        self.violations += 1
+        path = getattr(error, "path", "$")
+        self.event(
+            connection.cp_id,
+            "violation",
+            f"{where} {action} {kind}: {path}: [{error.code}] {error.description}",
+        )
+
+    def warning(self, cp_id: str, detail: str) -> None:
+        """Print a marked line for something a test rig must show (a protocol oddity)."""
+        self.warnings += 1
+        self.event(cp_id, "warning", detail)
+
+    def call_failed(
+        self, cp_id: str, action: str, message_id: str, outcome: str, detail: str
+    ) -> None:
+        """Record a CALL of ours that got no answer: a JSON line with its outcome, or text.
+
+        Args:
+            cp_id: The charge point.
+            action: The CALL's action.
+            message_id: Its message id.
+            outcome: ``"timeout"``, ``"closed"`` or ``"invalid_answer"``.
+            detail: What happened, in words.
+        """
+        if self.json_stream is not None:
+            self._json(
+                {
+                    "time": _now(),
+                    "cp": cp_id,
+                    "event": "call_failed",
+                    "id": message_id,
+                    "action": action,
+                    "outcome": outcome,
+                    "detail": detail,
+                }
+            )
+
     def ignored(self, connection: ClientBase, text: str, reason: str) -> None:
         """Print a frame the library ignored, such as an answer that came too late."""
         self.message(connection.cp_id, "in", text, self._calls(connection))
@@ -269,7 +315,7 @@ class MessageLog(Observer):
         if self.json_stream is not None:
             self._json({"time": _now(), "cp": cp_id, "event": event, "detail": detail})
             return
-        style = "yellow" if event != "bad_message" else "bold red"
+        style = "bold red" if event in ("bad_message", "violation", "warning") else "yellow"
         line = Text.assemble(
             (_clock(), "dim"), "  ", (printable(cp_id), "cyan"), "  ", (event, style)
         )

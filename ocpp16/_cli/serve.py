@@ -20,6 +20,7 @@ from ocpp16 import (
     ValidationError,
     schemas,
 )
+from ocpp16.validation import validate
 
 from .central import CentralSystem
 from .output import MessageLog
@@ -42,7 +43,10 @@ class ServeConfig:
             connect; ``None`` accepts every charge point.
         ssl: The TLS context, for ``wss://``.
         heartbeat_interval: The interval of accepted boots, in seconds.
-        validation: The validation mode of every connection.
+        validation: The validation mode of every connection: ``"warn"`` by
+            default, so that a charger's schema violations are shown, marked
+            and counted, without refusing it.
+        call_timeout: Seconds to wait for the answer to an operator command.
         json_lines: Print JSON lines instead of text lines.
     """
 
@@ -51,7 +55,8 @@ class ServeConfig:
     passwords: Mapping[str, str] | None = None
     ssl: _ssl.SSLContext | None = None
     heartbeat_interval: int = 60
-    validation: Literal["strict", "warn", "off"] = "strict"
+    validation: Literal["strict", "warn", "off"] = "warn"
+    call_timeout: float = 30.0
     json_lines: bool = False
 
 
@@ -91,7 +96,9 @@ async def run_server(
     # listener below checks the password. Every refusal, whoever made it, is
     # printed with its reason from the "refused" event.
     profile = 0 if config.passwords is None else (2 if config.ssl is not None else 1)
-    server = Server(validation=config.validation, security_profile=profile)
+    server = Server(
+        validation=config.validation, security_profile=profile, call_timeout=config.call_timeout
+    )
     log = MessageLog(
         "central",
         console=console,
@@ -99,6 +106,7 @@ async def run_server(
         # `ocpp16 serve | head`: once the reader is gone, stop as Ctrl-C does.
         on_closed_output=stop.set,
     )
+    central.on_warning = log.warning
     seen: set[str] = set()
 
     if config.passwords is not None:
@@ -142,7 +150,9 @@ async def run_server(
         on_listening(port)
     reading = None
     if commands is not None:
-        reading = asyncio.ensure_future(_read_commands(commands, server, err))
+        reading = asyncio.ensure_future(
+            _read_commands(commands, server, err, log, strict=config.validation != "off")
+        )
     try:
         await stop.wait()
     finally:
@@ -151,7 +161,8 @@ async def run_server(
         await server.close()
     err.print(
         f"ocpp16 serve: stopped; {len(seen)} charge points, {log.messages:,} messages, "
-        f"{central.transactions_started} transactions started",
+        f"{central.transactions_started} transactions started, "
+        f"{log.violations} schema violations, {log.warnings} warnings",
         highlight=False,
         soft_wrap=True,
     )
@@ -172,7 +183,14 @@ HELP = (
 )
 
 
-async def _read_commands(reader: asyncio.StreamReader, server: Server, err: Console) -> None:
+async def _read_commands(
+    reader: asyncio.StreamReader,
+    server: Server,
+    err: Console,
+    log: MessageLog,
+    *,
+    strict: bool = True,
+) -> None:
     """Send the CALL of each operator command line until the input ends."""
     pending: set[asyncio.Future[Any]] = set()
     while True:
@@ -183,13 +201,20 @@ async def _read_commands(reader: asyncio.StreamReader, server: Server, err: Cons
         else:
             if not line:
                 return
-            reply = command(line.decode("utf-8", "replace").strip(), server, err, pending)
+            text = line.decode("utf-8", "replace").strip()
+            reply = command(text, server, err, pending, log=log, strict=strict)
         if reply:
             err.print(reply, highlight=False, soft_wrap=True, markup=False)
 
 
 def command(
-    text: str, server: Server, err: Console, pending: set[asyncio.Future[Any]]
+    text: str,
+    server: Server,
+    err: Console,
+    pending: set[asyncio.Future[Any]],
+    *,
+    log: MessageLog | None = None,
+    strict: bool = True,
 ) -> str | None:
     """Carry out one operator command; return what to tell the operator, if anything.
 
@@ -198,6 +223,9 @@ def command(
         server: The server whose charge points the command addresses.
         err: Where the outcome of the CALL is told when it fails.
         pending: The CALLs in flight, kept until they end.
+        log: Where a CALL that got no answer is recorded (a JSON line with ``--json``).
+        strict: Refuse a payload that breaks its schema before sending it, whatever
+            the connection's validation mode (``--validation off`` sends it anyway).
 
     Returns:
         A message for the operator: help, the list of charge points, or why the
@@ -230,20 +258,37 @@ def command(
     if connection is None:
         connected = ", ".join(sorted(server.clients)) or "none"
         return f"{cp_id} is not connected (connected: {connected})"
+    if strict:
+        # The operator's typo is not sent even in warn mode, which is for what chargers send.
+        try:
+            validate(action, "request", payload)
+        except ValidationError as exc:
+            return f"{cp_id} {action} not sent: {exc}"
     future = connection.call_request(action, payload)
     if future.done() and future.exception() is not None:
         # Refused before it was sent: strict validation of the request.
         return f"{cp_id} {action} not sent: {future.exception()}"
     pending.add(future)
 
+    message_id = str(getattr(future, "message_id", ""))
+
     def done(future: asyncio.Future[Any]) -> None:
         pending.discard(future)
         error = None if future.cancelled() else future.exception()
-        # A CALLERROR prints as a message line; other failures print here.
+        # A CALLERROR prints as a message line; other failures print here, and with
+        # --json leave a record on stdout too.
         if isinstance(error, ValidationError):
-            err.print(f"{cp_id} {action}: the answer breaks its schema: {error}", markup=False)
-        elif isinstance(error, (CallTimeout, ConnectionClosed)):
-            err.print(f"{cp_id} {action}: {error}", highlight=False, markup=False)
+            outcome, detail = "invalid_answer", f"the answer breaks its schema: {error}"
+        elif isinstance(error, CallTimeout):
+            # Our own timeout: no charger sent a GenericError.
+            outcome, detail = "timeout", f"no answer within {error.timeout:g} s"
+        elif isinstance(error, ConnectionClosed):
+            outcome, detail = "closed", f"no answer: {error}"
+        else:
+            return
+        err.print(f"{cp_id} {action}: {detail}", highlight=False, markup=False)
+        if log is not None:
+            log.call_failed(cp_id, action, message_id, outcome, detail)
 
     future.add_done_callback(done)
     return None

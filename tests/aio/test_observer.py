@@ -76,6 +76,9 @@ class Recorder(Observer):
     def ignored(self, connection: ClientBase, *args: Any) -> None:
         self._record("ignored", connection, *args)
 
+    def violation(self, connection: ClientBase, *args: Any) -> None:
+        self._record("violation", connection, *args)
+
     def hooks(self) -> list[str]:
         """The names of the hooks called so far, in order."""
         return [call[0] for call in self.calls]
@@ -287,6 +290,29 @@ class TestRefusedFrames:
         ((message_id, action, outcome, seconds, error, frame),) = recorder.of("answer_sent")
         assert (message_id, action, outcome, seconds) == ("7", "NoSuchAction", "NotImplemented", 0)
         assert isinstance(error, OcppError) and json.loads(frame)[:3] == [4, "7", "NotImplemented"]
+
+
+class TestViolations:
+    """violation: what warn-mode validation let through, with where and which rule."""
+
+    async def test_warn_mode_violations_are_observed(self) -> None:
+        """An invalid request and an invalid answer in warn mode each reach the observer."""
+        async with Server(validation="warn") as server:
+            await server.listen(0, host="127.0.0.1")
+            recorder = Recorder()
+            server.add_observer(recorder)
+            server.on(
+                "connection",
+                lambda peer: peer.on("Heartbeat", lambda request: {"currentTime": "soon"}),
+            )
+            client, _ = await connect_pair(server, validation="off")
+            await wait(client.call_request("Heartbeat", {"extra": 1}))
+            await client.close()
+        found = [(a, k, w, e.code) for a, k, w, e in recorder.of("violation")]
+        assert found == [
+            ("Heartbeat", "request", "incoming", "FormationViolation"),
+            ("Heartbeat", "response", "outgoing", "PropertyConstraintViolation"),
+        ]
 
 
 class TestContainment:

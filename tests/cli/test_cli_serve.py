@@ -22,7 +22,7 @@ import pytest
 import trustme
 from rich.console import Console
 
-from ocpp16 import Client, HandshakeError
+from ocpp16 import Client, HandshakeError, OcppError
 from ocpp16._cli.central import (
     CentralSystem,
     PasswordFileError,
@@ -31,7 +31,7 @@ from ocpp16._cli.central import (
 )
 from ocpp16._cli.serve import CannotListen, ServeConfig, run_server
 from ocpp16.security import client_ssl_context, server_ssl_context
-from tests.helpers import TIMEOUT, wait
+from tests.helpers import TIMEOUT, until, wait
 
 NOW = "2026-11-25T10:00:00.000Z"
 
@@ -221,7 +221,7 @@ async def test_json_lines() -> None:
 
 async def test_a_bad_payload_shows_as_a_callerror_line() -> None:
     """Strict validation answers a bad BootNotification with a CALLERROR, printed as such."""
-    async with serving() as served:
+    async with serving(validation="strict") as served:
         client = Client("CP1", validation="off")
         await wait(client.connect(served.url))
         with pytest.raises(Exception, match="ProtocolError"):
@@ -284,9 +284,9 @@ async def test_operator_commands_send_calls() -> None:
 
 
 async def test_operator_command_failures_are_told() -> None:
-    """A CALL that times out or whose connection closes is told to the operator."""
+    """A CALL whose answer breaks its schema (strict) or whose connection closes is told."""
     reader = asyncio.StreamReader()
-    async with serving(commands=reader) as served:
+    async with serving(commands=reader, validation="strict") as served:
         # A short handler_timeout: closing waits that long for the handler that never answers.
         client = Client("CP1", validation="off", handler_timeout=0.1)
         answered: asyncio.Queue[str] = asyncio.Queue()
@@ -589,3 +589,99 @@ def test_passwords_file_with_a_byte_order_mark_and_spaces(tmp_path: Path) -> Non
     path = tmp_path / "passwords.txt"
     path.write_bytes("\ufeffCP1:secret\r\nCP2 : other \r\n".encode())
     assert read_passwords(str(path)) == {"CP1": "secret", "CP2": "other"}
+
+
+# ---------------------------------------------------------------------- what a test rig shows
+
+SERIAL_42 = "S" * 42  # CiString25 in the spec: a common quirk of real chargers
+
+
+async def test_by_default_a_violation_is_marked_counted_and_the_charger_boots() -> None:
+    """Warn by default: an over-long serial number boots, with a marked line and a count."""
+    async with serving() as served:
+        client = Client("CP1", validation="off")
+        await wait(client.connect(served.url))
+        boot = {"chargePointVendor": "ACME", "chargePointModel": "One"}
+        answer = await wait(
+            client.call_request("BootNotification", {**boot, "chargeBoxSerialNumber": SERIAL_42})
+        )
+        assert answer["status"] == "Accepted"
+        await client.close()
+    violations = [line for line in served.lines() if "  violation  " in line]
+    assert len(violations) == 1
+    assert "incoming BootNotification request: $.chargeBoxSerialNumber" in violations[0]
+    assert "[PropertyConstraintViolation]" in violations[0]
+    assert "1 schema violations, 0 warnings" in served.err.getvalue()
+
+
+async def test_strict_refuses_the_same_boot() -> None:
+    """--validation strict answers the over-long serial number with a CALLERROR."""
+    async with serving(validation="strict") as served:
+        client = Client("CP1", validation="off")
+        await wait(client.connect(served.url))
+        boot = {"chargePointVendor": "ACME", "chargePointModel": "One"}
+        with pytest.raises(OcppError) as refused:
+            await wait(
+                client.call_request(
+                    "BootNotification", {**boot, "chargeBoxSerialNumber": SERIAL_42}
+                )
+            )
+        assert refused.value.code == "PropertyConstraintViolation"
+        await client.close()
+    assert not [line for line in served.lines() if "  violation  " in line]
+
+
+async def test_a_second_start_on_a_busy_connector_is_a_warning() -> None:
+    """A StartTransaction on a connector whose transaction never stopped is a marked warning."""
+    async with serving() as served:
+        client = Client("CP1")
+        await wait(client.connect(served.url))
+        start = REQUESTS["StartTransaction"]
+        first = await wait(client.call_request("StartTransaction", start))
+        await wait(client.call_request("StartTransaction", start))
+        await client.close()
+    warnings = [line for line in served.lines() if "  warning  " in line]
+    assert len(warnings) == 1
+    assert (
+        f"connector 1, where transaction {first['transactionId']} is still running" in (warnings[0])
+    )
+    assert "0 schema violations, 1 warnings" in served.err.getvalue()
+
+
+async def test_a_timed_out_operator_call_is_told_in_words_and_recorded_in_json() -> None:
+    """Our own timeout reads "no answer within N s", and --json leaves a call_failed record."""
+    reader = asyncio.StreamReader()
+    async with serving(commands=reader, json_lines=True, call_timeout=0.2) as served:
+        # The same event loop runs both ends: serve's 0.2 s call timer, armed first,
+        # fires before the charge point's 0.5 s handler timer.
+        client = Client("CP1", handler_timeout=0.5)
+        asked = asyncio.Event()
+
+        @client.on("ClearCache")
+        async def never(request: dict[str, Any]) -> dict[str, Any]:
+            asked.set()
+            await asyncio.Event().wait()
+            return {}
+
+        await wait(client.connect(served.url))
+        reader.feed_data(b"CP1 ClearCache\n")
+        await wait(asked.wait())
+        await until(lambda: '"call_failed"' in served.out.getvalue())
+        reader.feed_eof()
+        await client.close()
+    (record,) = [json.loads(line) for line in served.lines() if '"call_failed"' in line]
+    assert record["cp"] == "CP1" and record["action"] == "ClearCache"
+    assert record["outcome"] == "timeout" and record["detail"] == "no answer within 0.2 s"
+    assert record["id"]
+    told = served.err.getvalue()
+    assert "CP1 ClearCache: no answer within 0.2 s" in told
+    assert "GenericError" not in told
+
+
+def test_stderr_lines_are_not_wrapped_into_a_file(capsys: pytest.CaptureFixture[str]) -> None:
+    """Serve's stderr console keeps a long refusal or failure line whole when stderr is a file."""
+    from ocpp16._cli.commands import stderr_console
+
+    line = "CP1 Reset: " + "x" * 150 + " the end"
+    stderr_console().print(line)
+    assert capsys.readouterr().err == line + "\n"

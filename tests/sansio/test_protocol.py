@@ -683,6 +683,24 @@ class TestPayloadValidation:
             assert isinstance(only(p.receive_text(text)), CallReceived)
         assert "$.timestamp has no UTC offset; read as UTC" in caplog.text
 
+    def test_warn_mode_tells_on_violation(self) -> None:
+        """Warn mode hands each violation to on_violation; strict refuses and tells nothing."""
+        seen: list[tuple[str, str, str, str]] = []
+        p = cs(validation="warn")
+        p.on_violation = lambda action, kind, where, exc: seen.append(
+            (action, kind, where, exc.path)
+        )
+        only(p.receive_text('[2,"1","BootNotification",{"chargePointVendor":"v"}]'))
+        p.send_result("1", {"status": "Accepted", "interval": "x", "currentTime": "t"})
+        assert seen == [
+            ("BootNotification", "request", "incoming", "$.chargePointModel"),
+            ("BootNotification", "response", "outgoing", "$.currentTime"),
+        ]
+        strict = cs()
+        strict.on_violation = lambda *args: seen.append(args)
+        strict.receive_text('[2,"2","BootNotification",{"chargePointVendor":"v"}]')
+        assert len(seen) == 2
+
     def test_off_mode_checks_nothing(self) -> None:
         """With validation off, any object payload is delivered."""
         event = only(cs(validation="off").receive_text('[2,"1","BootNotification",{"x":1}]'))
