@@ -20,7 +20,7 @@ from collections import deque
 from collections.abc import Awaitable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from ocpp16._calls import CallFuture, Calls
+from ocpp16._calls import CallFuture, Calls, check_call
 from ocpp16._dispatch import Dispatcher
 from ocpp16._internals import SafeEmitter, listener_table
 from ocpp16._observing import Hooks, check, notify
@@ -444,10 +444,24 @@ class ClientBase(SafeEmitter):
             :class:`OcppError` (a CALLERROR), :class:`CallTimeout`,
             :class:`ConnectionClosed`, or :class:`ValidationError` (strict mode:
             the payload broke its schema and was not sent, or the answer broke
-            its schema).
+            its schema); and with ``TypeError`` or ``ValueError`` at once for
+            an argument that is wrong (an action that is not a ``str``, a
+            payload that is not a mapping, a timeout that is not a positive
+            number).
         """
         loop = asyncio.get_running_loop()
         future = CallFuture(loop=loop)
+        if (
+            type(action) is not str
+            or (payload is not None and type(payload) is not dict)
+            or timeout is not None
+        ):
+            # README "call_request": a wrong argument fails the future too.
+            try:
+                payload, timeout = check_call(action, payload, timeout)
+            except (TypeError, ValueError) as exc:
+                future.set_exception(exc)
+                return future
         protocol = self._protocol
         if protocol is None or protocol.state is not State.OPEN:
             future.set_exception(

@@ -16,6 +16,7 @@ import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
+from ocpp16._calls import check_call
 from ocpp16._dispatch import ask
 from ocpp16._internals import SafeEmitter
 from ocpp16._observing import Hooks, check, notify
@@ -185,12 +186,24 @@ class Server(SafeEmitter):
 
         Returns:
             A future of the CALLRESULT payload. It fails as
-            :meth:`ClientBase.call_request`'s does, and with
-            :class:`~ocpp16.errors.NotConnected` when ``cp_id`` is not connected.
+            :meth:`ClientBase.call_request`'s does, with
+            :class:`~ocpp16.errors.NotConnected` when ``cp_id`` is not connected,
+            and with ``TypeError`` when ``cp_id`` is not a ``str``.
         """
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        # README "call_request": every failure arrives through the future, a
+        # wrong argument's too, whether or not the charge point is connected.
+        try:
+            if not isinstance(cp_id, str):
+                raise TypeError(
+                    f"call_request: cp_id must be a str, not {type(cp_id).__name__} {cp_id!r}"
+                )
+            payload, timeout = check_call(action, payload, timeout)
+        except (TypeError, ValueError) as exc:
+            future.set_exception(exc)
+            return future
         connection = self._registry.get(cp_id)
         if connection is None:
-            future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
             future.set_exception(NotConnected(cp_id))
             return future
         return connection.call_request(action, payload, timeout=timeout)
