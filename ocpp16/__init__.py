@@ -18,6 +18,7 @@ into connections).
 """
 
 from ocpp16 import schemas, security, types
+from ocpp16._dispatch import Call
 from ocpp16.chargepoint import (
     STANDARD_KEYS,
     ChargePointSession,
@@ -50,6 +51,7 @@ __all__ = [
     "ERROR_CODES",
     "STANDARD_KEYS",
     "Action",
+    "Call",
     "CallTimeout",
     "ChargePointSession",
     "Client",
