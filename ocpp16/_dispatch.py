@@ -25,6 +25,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ocpp16.errors import OcppError
+from ocpp16.handshake import Accept
 
 if TYPE_CHECKING:
     from ocpp16._internals import ListenerTable
@@ -476,12 +477,13 @@ async def ask(
     *,
     timeout: float,
     logger: Logger,
-) -> str | None:
-    """Run one authorization listener; return why it refused, or ``None`` when it accepted.
+) -> Accept | str:
+    """Run one authorization listener; return its acceptance, or why it refused.
 
-    ``cb()`` or ``True`` accepts; ``cb(error)``, ``False``, raising, or no
-    verdict within ``timeout`` seconds rejects. A listener without ``cb`` must
-    return ``True`` or ``False`` (or an awaitable of one).
+    ``cb()``, ``cb(session=...)``, ``True`` or ``Accept(session)`` accepts;
+    ``cb(error)``, ``False``, raising, or no verdict within ``timeout`` seconds
+    rejects. A listener without ``cb`` must return ``True``, ``False`` or an
+    ``Accept`` (or an awaitable of one).
 
     Args:
         listener: ``fn(cp_id, handshake, cb)`` or ``fn(cp_id, handshake)``.
@@ -491,15 +493,16 @@ async def ask(
         logger: Where a listener that failed to decide is warned about.
 
     Returns:
-        ``None`` when the listener accepted; otherwise the reason: what the
-        listener gave ``cb`` (``cb("unknown charge point")``), or what went wrong.
+        An :class:`~ocpp16.handshake.Accept` (with the session the listener
+        gave, if any) when it accepted; otherwise the reason: what the listener
+        gave ``cb`` (``cb("unknown charge point")``), or what went wrong.
     """
-    name = getattr(listener, "__qualname__", repr(listener))
+    name = describe(listener)
     decided: asyncio.Future[object] = asyncio.get_running_loop().create_future()
 
-    def cb(error: object = None) -> None:
+    def cb(error: object = None, *, session: Any = None) -> None:
         if not decided.done():
-            decided.set_result(error)
+            decided.set_result(Accept(session) if error is None else error)
 
     def bug(reason: str) -> str:
         logger.warning("authorization of %r rejected: %s", cp_id, reason)
@@ -512,23 +515,24 @@ async def ask(
             result = await result
     except Exception as exc:
         return bug(f"the authorization listener {name} raised {exc!r}")
-    if not takes_cb and result is not True and result is not False:
+    verdict = result is True or result is False or isinstance(result, Accept)
+    if not takes_cb and not verdict:
         # Without cb, the returned value is the only verdict there can be.
         return bug(
             f"the authorization listener {name} takes no cb, so it must return True or "
-            f"False, not {result!r}"
+            f"False (or Accept(session)), not {result!r}"
         )
-    if result is True or result is False:
+    if verdict:
         if not decided.done():
-            decided.set_result(None if result else False)
+            decided.set_result(Accept() if result is True else result)
     elif not decided.done():
         try:
             await asyncio.wait_for(asyncio.shield(decided), timeout)
         except TimeoutError:
             return bug(f"the authorization listener {name} decided nothing within {timeout:g} s")
     error = decided.result()
-    if error is None:
-        return None
+    if isinstance(error, Accept):
+        return error
     if error is False or error is True or not str(error):
         return f"rejected by the authorization listener {name}"
     # The listener said why: cb("unknown charge point"), cb(PermissionError(...)).

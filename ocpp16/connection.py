@@ -76,6 +76,10 @@ class ClientBase(SafeEmitter):
         validation: The connection's validation mode; may be changed, even from
             a ``"connection"`` listener.
         validation_overrides: Action → mode, likewise changeable.
+        session: On a central system's connection, what its ``"authorization"``
+            listeners gave when they accepted it (``cb(session=...)``,
+            ``Accept(session)``): the tenant, the charger's record; ``None``
+            when they gave none, and on a ``Client``. Yours to set as well.
     """
 
     def __init__(self, cp_id: str, *, role: Role, options: Options) -> None:
@@ -97,6 +101,8 @@ class ClientBase(SafeEmitter):
         # On a central system's connection, what the charge point sent when it
         # connected; None on a Client.
         self.handshake: Handshake | None = None
+        # What the authorization listeners found (README "A central system").
+        self.session: Any = None
         # Frames taken from the core, not yet handed to the transport; and the
         # task that finishes a send which had to wait (backpressure), if any.
         self._out: deque[str] = deque()
