@@ -168,7 +168,8 @@ class Dispatcher:
         if not entries:
             wildcard = self._listeners.get(ANY)
             if wildcard:
-                self._handle_any(event, wildcard)
+                # README "Handlers": the catch-all answers what no listener of its own does.
+                self._run_all(event, wildcard, (action, event.payload), 3)
                 return
             # OCPP-J 1.6 table 7: NotSupported, "recognized but not supported".
             self._answer(message_id, action, OcppError("NotSupported", f"no handler for {action}"))
@@ -185,7 +186,7 @@ class Dispatcher:
                 try:
                     result = run(event.payload)
                 except Exception as exc:
-                    self._new_call(event, (listener,)).failed(exc, listener)
+                    self._new_call(event, (listener,))._failed(exc, listener)
                     return
                 if type(result) is dict:
                     self._answer(message_id, action, result, False, listener)
@@ -193,54 +194,40 @@ class Dispatcher:
                 call = self._new_call(event, (listener,))
                 self._take(call, result, mode, listener)
                 if call._state is _CallState.RUNNING:
-                    call.start_timer(self._options.handler_timeout)
+                    call._start_timer(self._options.handler_timeout)
                 return
-        items = list(entries.items())
-        call = self._new_call(event, tuple(listener for listener, _ in items))
-        payload = event.payload
-        for listener, run in items:
-            mode = self.mode(listener)
-            try:
-                if not mode:
-                    result = run(payload)
-                elif mode == _CB:
-                    result = run(payload, call.cb)
-                elif mode == _CALL:
-                    result = run(payload, call=call)
-                else:
-                    result = run(payload, call.cb, call=call)
-            except Exception as exc:
-                call.failed(exc, listener)
-                continue
-            self._take(call, result, mode, listener)
-        if call._state is _CallState.RUNNING:
-            call.start_timer(self._options.handler_timeout)
+        self._run_all(event, entries, (event.payload,), 2)
 
-    def _handle_any(self, event: CallReceived, entries: Any) -> None:
-        """Run the catch-all listeners: ``fn(action, request)`` or ``fn(action, request, cb)``."""
+    def _run_all(
+        self, event: CallReceived, entries: Any, args: tuple[Any, ...], arguments: int
+    ) -> None:
+        """Run every listener of ``entries`` with ``args``, and cb and call as each takes them.
+
+        ``arguments`` is 2 for action handlers (``fn(request, cb)``) and 3 for the
+        catch-all (``fn(action, request, cb)``), whose signatures are cached apart.
+        """
         items = list(entries.items())
         call = self._new_call(event, tuple(listener for listener, _ in items))
-        action, payload = event.action, event.payload
         for listener, run in items:
-            key = (ANY, listener)
+            key = listener if arguments == 2 else (ANY, listener)
             mode = self._arity.get(key)
             if mode is None:
-                mode = self._arity[key] = _mode(listener, 3)
+                mode = self._arity[key] = _mode(listener, arguments)
             try:
                 if not mode:
-                    result = run(action, payload)
+                    result = run(*args)
                 elif mode == _CB:
-                    result = run(action, payload, call.cb)
+                    result = run(*args, call.cb)
                 elif mode == _CALL:
-                    result = run(action, payload, call=call)
+                    result = run(*args, call=call)
                 else:
-                    result = run(action, payload, call.cb, call=call)
+                    result = run(*args, call.cb, call=call)
             except Exception as exc:
-                call.failed(exc, listener)
+                call._failed(exc, listener)
                 continue
             self._take(call, result, mode, listener)
         if call._state is _CallState.RUNNING:
-            call.start_timer(self._options.handler_timeout)
+            call._start_timer(self._options.handler_timeout)
 
     def mode(self, listener: Callable[..., Any]) -> int:
         """What ``listener`` takes besides the request (cb, call), reading its signature once."""
@@ -262,7 +249,7 @@ class Dispatcher:
         if type(result) is not dict and inspect.isawaitable(result):
             self.spawn(self._await_handler(call, result, mode, listener))
         else:
-            call.returned(result, mode, listener)
+            call._returned(result, mode, listener)
 
     async def _await_handler(
         self, call: Call, awaitable: Awaitable[Any], mode: int, listener: Any
@@ -270,9 +257,9 @@ class Dispatcher:
         try:
             value = await awaitable
         except Exception as exc:
-            call.failed(exc, listener)
+            call._failed(exc, listener)
         else:
-            call.returned(value, mode, listener)
+            call._returned(value, mode, listener)
 
     def spawn(self, awaitable: Awaitable[Any]) -> None:
         """Run ``awaitable`` in a task that the connection lets finish when it closes."""
@@ -283,7 +270,7 @@ class Dispatcher:
     def abandon(self) -> None:
         """The connection is gone: no reply can be sent any more."""
         for call in self.incoming.values():
-            call.abandon()
+            call._abandon()
         self.incoming.clear()
 
     async def drain(self) -> None:
@@ -335,10 +322,10 @@ class Call:
         "_dispatcher",
         "_listeners",
         "_state",
+        "_timer",
         "action",
         "message_id",
         "payload",
-        "timer",
     )
 
     def __init__(
@@ -349,7 +336,7 @@ class Call:
         self.action = event.action
         self.payload: dict[str, Any] = event.payload
         self._state = _CallState.RUNNING
-        self.timer: asyncio.TimerHandle | None = None
+        self._timer: asyncio.TimerHandle | None = None
         # The listeners that run for it: they are named when none replies.
         self._listeners = listeners
         # Made on first use: most handlers never ask.
@@ -386,7 +373,7 @@ class Call:
                 event.set()
         return event
 
-    def settle(self, reply: Any, source: object) -> None:
+    def _settle(self, reply: Any, source: object) -> None:
         """Send ``reply`` if it is the first; ``source`` gave it (for the log)."""
         if self._state is not _CallState.RUNNING:
             self._dispatcher.logger.warning(
@@ -400,9 +387,9 @@ class Call:
             )
             return
         self._state = _CallState.ANSWERED
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         self._dispatcher.incoming.pop(self.message_id, None)
         handler = self._listeners if source == "cb" else source
         self._dispatcher._answer(self.message_id, self.action, reply, True, handler)
@@ -413,21 +400,21 @@ class Call:
         Args:
             response: The response payload, or an ``OcppError`` to send a CALLERROR.
         """
-        self.settle({} if response is None else response, "cb")
+        self._settle({} if response is None else response, "cb")
 
-    def returned(self, value: Any, mode: int, listener: object) -> None:
+    def _returned(self, value: Any, mode: int, listener: object) -> None:
         """A listener returned ``value`` (or its awaitable resolved to it)."""
         if value is not None:
-            self.settle(value, listener)
+            self._settle(value, listener)
         elif not mode & _CB and not (mode & _CALL and self._state is not _CallState.RUNNING):
             # README "Handlers": a handler without cb that returns None replies {};
             # one that took call and already replied through call.cb has replied.
-            self.settle({}, listener)
+            self._settle({}, listener)
 
-    def failed(self, exc: BaseException, listener: object) -> None:
+    def _failed(self, exc: BaseException, listener: object) -> None:
         """A listener raised ``exc``: send its CALLERROR, or InternalError."""
         if isinstance(exc, OcppError):
-            self.settle(exc, listener)
+            self._settle(exc, listener)
             return
         self._dispatcher.logger.error(
             "the %s handler %s raised; sending InternalError",
@@ -435,39 +422,39 @@ class Call:
             describe(listener),
             exc_info=exc,
         )
-        self.settle(
+        self._settle(
             OcppError("InternalError", f"{type(exc).__name__} in the {self.action} handler"),
             listener,
         )
 
-    def start_timer(self, seconds: float) -> None:
+    def _start_timer(self, seconds: float) -> None:
         """Send InternalError unless a reply comes within ``seconds``."""
-        self.timer = asyncio.get_running_loop().call_later(seconds, self._time_out, seconds)
+        self._timer = asyncio.get_running_loop().call_later(seconds, self._time_out, seconds)
 
     def _time_out(self, seconds: float) -> None:
-        self.timer = None
+        self._timer = None
         self._dispatcher.logger.error(
             "no %s handler replied within %g s (%s); sending InternalError",
             self.action,
             seconds,
             _describe_all(self._listeners),
         )
-        self.settle(
+        self._settle(
             OcppError(
                 "InternalError", f"no reply from the {self.action} handler within {seconds:g} s"
             ),
             "handler_timeout",
         )
 
-    def abandon(self) -> None:
+    def _abandon(self) -> None:
         """The connection is gone: no reply can be sent any more."""
         if self._state is _CallState.RUNNING:
             self._state = _CallState.ABANDONED
             if self._abandoned is not None:
                 self._abandoned.set()
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
 
 
 async def ask(
