@@ -391,7 +391,8 @@ class Call:
             self._timer.cancel()
             self._timer = None
         self._dispatcher.incoming.pop(self.message_id, None)
-        handler = self._listeners if source == "cb" else source
+        # A reply through cb (or the timeout's) names the listeners that ran.
+        handler = self._listeners if isinstance(source, str) else source
         self._dispatcher._answer(self.message_id, self.action, reply, True, handler)
 
     def cb(self, response: Any = None) -> None:
