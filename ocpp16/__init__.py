@@ -18,6 +18,7 @@ into connections).
 """
 
 from ocpp16 import schemas, security, types
+from ocpp16._dispatch import Call
 from ocpp16.chargepoint import (
     STANDARD_KEYS,
     ChargePointSession,
@@ -40,7 +41,7 @@ from ocpp16.errors import (
     ProtocolStateError,
     ValidationError,
 )
-from ocpp16.handshake import Handshake, Refusal
+from ocpp16.handshake import Accept, Handshake, Refusal
 from ocpp16.observer import Observer
 from ocpp16.registry import LocalRegistry, Registry
 from ocpp16.schemas import Action
@@ -49,7 +50,9 @@ from ocpp16.server import Server
 __all__ = [
     "ERROR_CODES",
     "STANDARD_KEYS",
+    "Accept",
     "Action",
+    "Call",
     "CallTimeout",
     "ChargePointSession",
     "Client",

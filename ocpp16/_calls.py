@@ -11,11 +11,64 @@ one (OCPP-J 1.6 §4.1.1).
 from __future__ import annotations
 
 import asyncio
+import math
+from collections.abc import Mapping
+from numbers import Real
 from typing import Any, Protocol
 
 from ocpp16.errors import CallTimeout
 
-__all__ = ["CallFuture", "CallOwner", "Calls"]
+__all__ = ["CallFuture", "CallOwner", "Calls", "check_call"]
+
+
+def check_call(action: Any, payload: Any, timeout: Any) -> tuple[dict[str, Any], float | None]:
+    """Check the arguments of a ``call_request``; return the payload and timeout to use.
+
+    README "call_request": every failure arrives through the future, so the
+    caller fails its future with what this raises instead of raising it.
+
+    Args:
+        action: The action: a ``str`` (an ``ocpp16.Action`` is one).
+        payload: A ``dict``, another ``Mapping`` (copied into a ``dict``), or
+            ``None`` for ``{}``.
+        timeout: Seconds, a positive finite number (not a ``bool``), or
+            ``None`` for the connection's ``call_timeout``.
+
+    Returns:
+        ``(payload, timeout)``: the payload as a ``dict``, the timeout as a
+        ``float`` or ``None``.
+
+    Raises:
+        TypeError: An argument of the wrong type; the message names it.
+        ValueError: A timeout that is not positive and finite.
+    """
+    if not isinstance(action, str):
+        raise TypeError(
+            f"call_request: action must be a str such as 'Reset', not {type(action).__name__} "
+            f"{action!r}"
+        )
+    if payload is None:
+        payload = {}
+    elif type(payload) is not dict:
+        if not isinstance(payload, Mapping):
+            raise TypeError(
+                f"call_request: payload must be a dict (or a Mapping), or None for {{}}, "
+                f"not {type(payload).__name__}"
+            )
+        payload = dict(payload)
+    if timeout is None:
+        return payload, None
+    if isinstance(timeout, bool) or not isinstance(timeout, Real):
+        raise TypeError(
+            f"call_request: timeout must be a number of seconds or None, "
+            f"not {type(timeout).__name__} {timeout!r}"
+        )
+    seconds = float(timeout)
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise ValueError(
+            f"call_request: timeout must be a positive, finite number of seconds, not {timeout!r}"
+        )
+    return payload, seconds
 
 
 class CallOwner(Protocol):

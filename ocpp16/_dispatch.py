@@ -4,7 +4,11 @@ Handlers (README "Handlers"): ``fn(request)`` or ``fn(request, cb)``, plain or
 ``async``; the reply is ``cb(response)``, the returned value, or what a
 returned awaitable resolves to; the first reply wins. ``raise OcppError(...)``
 sends that CALLERROR; any other exception sends ``InternalError``, and so does
-a handler that gives no reply within ``handler_timeout``.
+a handler that gives no reply within ``handler_timeout``. A handler that
+declares a keyword-only parameter ``call`` also gets the :class:`Call` (the
+action, the message id, the connection, ``cb``, whether it was abandoned). The
+``"*"`` listeners answer every CALL whose action has no listener of its own:
+``fn(action, request)`` or ``fn(action, request, cb)``.
 
 Authorization listeners (README "A central system"): ``fn(cp_id, handshake,
 cb)`` or ``fn(cp_id, handshake)``, plain or ``async``; see :func:`ask`.
@@ -13,12 +17,15 @@ cb)`` or ``fn(cp_id, handshake)``, plain or ``async``; see :func:`ask`.
 from __future__ import annotations
 
 import asyncio
+import enum
+import functools
 import inspect
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ocpp16.errors import OcppError
+from ocpp16.handshake import Accept
 
 if TYPE_CHECKING:
     from ocpp16._internals import ListenerTable
@@ -26,9 +33,16 @@ if TYPE_CHECKING:
     from ocpp16.options import Options
     from ocpp16.protocol import CallReceived
 
-__all__ = ["Dispatcher", "Owner", "ask"]
+__all__ = ["ANY", "Call", "Dispatcher", "Owner", "ask", "describe"]
 
 Logger = logging.Logger | logging.LoggerAdapter[Any]
+
+ANY = "*"
+"""The event name of the catch-all listeners: they answer CALLs without a listener of their own."""
+
+# What a listener takes besides its leading arguments, read once from its signature.
+_CB = 1  # cb, as its last positional argument
+_CALL = 2  # the Call, as the keyword-only argument ``call``
 
 
 def _takes_cb(handler: Callable[..., Any], arguments: int = 2) -> bool:
@@ -36,18 +50,59 @@ def _takes_cb(handler: Callable[..., Any], arguments: int = 2) -> bool:
 
     Action handlers are ``fn(request, cb)`` or ``fn(request)`` (``arguments=2``);
     authorization listeners ``fn(cp_id, handshake, cb)`` or ``fn(cp_id, handshake)``.
+    Only positional parameters without a default count, so that ``fn(request,
+    action=action)`` (binding a loop variable) and a bound method with an
+    optional parameter stay ``fn(request)``. ``*args`` counts as taking ``cb``:
+    a wrapper that passes everything on must hand ``cb`` to a handler that takes
+    it; a wrapper made with ``functools.wraps`` is judged by the function it
+    wraps, whose signature ``inspect.signature`` follows.
     """
+    return bool(_mode(handler, arguments) & _CB)
+
+
+def _mode(handler: Callable[..., Any], arguments: int) -> int:
+    """What ``handler`` takes besides its leading arguments: ``_CB`` and ``_CALL`` flags."""
     try:
         params = inspect.signature(handler).parameters.values()
     except (TypeError, ValueError):  # builtins without a signature
-        return False
-    positional = 0
+        return 0
+    required = 0
+    mode = 0
     for p in params:
         if p.kind is p.VAR_POSITIONAL:
-            return True
-        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
-            positional += 1
-    return positional >= arguments
+            mode |= _CB
+        elif p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
+            if p.default is p.empty:
+                required += 1
+        elif p.kind is p.KEYWORD_ONLY and p.name == "call":
+            mode |= _CALL
+    if required >= arguments:
+        mode |= _CB
+    return mode
+
+
+def describe(listener: object) -> str:
+    """Name a listener for the log: ``module.qualname`` (a partial by its function).
+
+    Args:
+        listener: A function, method, ``functools.partial`` or callable object.
+
+    Returns:
+        Its module and qualified name, such as ``"app.handlers.on_boot"``, or
+        its ``repr`` when it has no name.
+    """
+    if isinstance(listener, str):
+        return listener
+    target = listener.func if isinstance(listener, functools.partial) else listener
+    qualname = getattr(target, "__qualname__", None)
+    if not isinstance(qualname, str):
+        return repr(listener)
+    module = getattr(target, "__module__", None)
+    return f"{module}.{qualname}" if isinstance(module, str) else qualname
+
+
+def _describe_all(listeners: Iterable[object]) -> str:
+    return ", ".join(describe(listener) for listener in listeners)
 
 
 class Owner(Protocol):
@@ -58,8 +113,14 @@ class Owner(Protocol):
         """The connection's logger."""
         ...
 
-    def _answer(self, message_id: str, action: str, reply: Any, flush: bool = True) -> None:
-        """Send the reply to an incoming CALL: a response dict or an OcppError."""
+    def _answer(
+        self, message_id: str, action: str, reply: Any, flush: bool = True, handler: object = None
+    ) -> None:
+        """Send the reply to an incoming CALL: a response dict or an OcppError.
+
+        ``handler`` names what gave the reply, for the log: a listener, or a
+        tuple of them.
+        """
         ...
 
 
@@ -84,10 +145,11 @@ class Dispatcher:
         self._answer = owner._answer
         self._listeners = listeners
         self._options = options
-        self.incoming: dict[str, _IncomingCall] = {}
+        self.incoming: dict[str, Call] = {}
         self.tasks: set[asyncio.Future[Any]] = set()
-        # listener -> whether it takes cb; per connection, so that it dies with it.
-        self._arity: dict[Callable[..., Any], bool] = {}
+        # listener -> what it takes (cb, call); per connection, so that it dies with it.
+        # A catch-all listener's entry is keyed (ANY, listener): it takes the action first.
+        self._arity: dict[Any, int] = {}
 
     @property
     def logger(self) -> Logger:
@@ -104,6 +166,11 @@ class Dispatcher:
         message_id, action = event.message_id, event.action
         entries = self._listeners.get(action)
         if not entries:
+            wildcard = self._listeners.get(ANY)
+            if wildcard:
+                # README "Handlers": the catch-all answers what no listener of its own does.
+                self._run_all(event, wildcard, (action, event.payload), 3)
+                return
             # OCPP-J 1.6 table 7: NotSupported, "recognized but not supported".
             self._answer(message_id, action, OcppError("NotSupported", f"no handler for {action}"))
             return
@@ -111,60 +178,88 @@ class Dispatcher:
         # a wrapper that removes itself, and calling it keeps that rule.
         if len(entries) == 1:
             listener, run = next(iter(entries.items()))
-            if not self.wants_cb(listener):
+            mode = self._arity.get(listener)
+            if mode is None:
+                mode = self._arity[listener] = _mode(listener, 2)
+            if not mode:
                 # The common case, kept lean: one plain function that returns its reply.
                 try:
                     result = run(event.payload)
                 except Exception as exc:
-                    self._new_call(message_id, action).failed(exc, listener)
+                    self._new_call(event, (listener,))._failed(exc, listener)
                     return
                 if type(result) is dict:
-                    self._answer(message_id, action, result, False)
+                    self._answer(message_id, action, result, False, listener)
                     return
-                call = self._new_call(message_id, action)
-                self._take(call, result, False, listener)
-                if not call.answered:
-                    call.start_timer(self._options.handler_timeout)
+                call = self._new_call(event, (listener,))
+                self._take(call, result, mode, listener)
+                if call._state is _CallState.RUNNING:
+                    call._start_timer(self._options.handler_timeout)
                 return
-        call = self._new_call(message_id, action)
-        for listener, run in list(entries.items()):
-            takes_cb = self.wants_cb(listener)
+        self._run_all(event, entries, (event.payload,), 2)
+
+    def _run_all(
+        self, event: CallReceived, entries: Any, args: tuple[Any, ...], arguments: int
+    ) -> None:
+        """Run every listener of ``entries`` with ``args``, and cb and call as each takes them.
+
+        ``arguments`` is 2 for action handlers (``fn(request, cb)``) and 3 for the
+        catch-all (``fn(action, request, cb)``), whose signatures are cached apart.
+        """
+        items = list(entries.items())
+        call = self._new_call(event, tuple(listener for listener, _ in items))
+        for listener, run in items:
+            key = listener if arguments == 2 else (ANY, listener)
+            mode = self._arity.get(key)
+            if mode is None:
+                mode = self._arity[key] = _mode(listener, arguments)
             try:
-                result = run(event.payload, call.cb) if takes_cb else run(event.payload)
+                if not mode:
+                    result = run(*args)
+                elif mode == _CB:
+                    result = run(*args, call.cb)
+                elif mode == _CALL:
+                    result = run(*args, call=call)
+                else:
+                    result = run(*args, call.cb, call=call)
             except Exception as exc:
-                call.failed(exc, listener)
+                call._failed(exc, listener)
                 continue
-            self._take(call, result, takes_cb, listener)
-        if not call.answered:
-            call.start_timer(self._options.handler_timeout)
+            self._take(call, result, mode, listener)
+        if call._state is _CallState.RUNNING:
+            call._start_timer(self._options.handler_timeout)
+
+    def mode(self, listener: Callable[..., Any]) -> int:
+        """What ``listener`` takes besides the request (cb, call), reading its signature once."""
+        mode = self._arity.get(listener)
+        if mode is None:
+            mode = self._arity[listener] = _mode(listener, 2)
+        return mode
 
     def wants_cb(self, listener: Callable[..., Any]) -> bool:
         """Tell whether ``listener`` takes ``cb``, reading its signature once."""
-        takes_cb = self._arity.get(listener)
-        if takes_cb is None:
-            takes_cb = self._arity[listener] = _takes_cb(listener)
-        return takes_cb
+        return bool(self.mode(listener) & _CB)
 
-    def _new_call(self, message_id: str, action: str) -> _IncomingCall:
-        call = self.incoming[message_id] = _IncomingCall(self, message_id, action)
+    def _new_call(self, event: CallReceived, listeners: tuple[object, ...]) -> Call:
+        call = self.incoming[event.message_id] = Call(self, event, listeners)
         return call
 
-    def _take(self, call: _IncomingCall, result: Any, takes_cb: bool, listener: Any) -> None:
+    def _take(self, call: Call, result: Any, mode: int, listener: Any) -> None:
         """What a listener returned: a reply, nothing, or an awaitable to run in its own task."""
         if type(result) is not dict and inspect.isawaitable(result):
-            self.spawn(self._await_handler(call, result, takes_cb, listener))
+            self.spawn(self._await_handler(call, result, mode, listener))
         else:
-            call.returned(result, takes_cb, listener)
+            call._returned(result, mode, listener)
 
     async def _await_handler(
-        self, call: _IncomingCall, awaitable: Awaitable[Any], takes_cb: bool, listener: Any
+        self, call: Call, awaitable: Awaitable[Any], mode: int, listener: Any
     ) -> None:
         try:
             value = await awaitable
         except Exception as exc:
-            call.failed(exc, listener)
+            call._failed(exc, listener)
         else:
-            call.returned(value, takes_cb, listener)
+            call._returned(value, mode, listener)
 
     def spawn(self, awaitable: Awaitable[Any]) -> None:
         """Run ``awaitable`` in a task that the connection lets finish when it closes."""
@@ -175,7 +270,7 @@ class Dispatcher:
     def abandon(self) -> None:
         """The connection is gone: no reply can be sent any more."""
         for call in self.incoming.values():
-            call.abandon()
+            call._abandon()
         self.incoming.clear()
 
     async def drain(self) -> None:
@@ -198,85 +293,169 @@ class Dispatcher:
             await asyncio.wait(still_running)
 
 
-class _IncomingCall:
-    """One incoming CALL while its listeners run: the first reply wins."""
+class _CallState(enum.Enum):
+    """Where an incoming CALL stands: running, then answered or abandoned (never both)."""
 
-    __slots__ = ("_dispatcher", "action", "answered", "message_id", "timer")
+    RUNNING = "running"
+    """Its listeners have not replied yet."""
+    ANSWERED = "answered"
+    """A reply was given (by a listener, or ``InternalError`` for a failure or a timeout)."""
+    ABANDONED = "abandoned"
+    """The connection closed before a reply: none can be sent any more."""
 
-    def __init__(self, dispatcher: Dispatcher, message_id: str, action: str) -> None:
+
+class Call:
+    """One incoming CALL while its listeners run: what a handler may know of it.
+
+    A handler that declares a keyword-only parameter ``call`` gets it:
+    ``def on_boot(request, *, call: Call)``. The first reply wins, whoever
+    gives it.
+
+    Attributes:
+        action: The CALL's action, such as ``"BootNotification"``.
+        message_id: Its message id (OCPP-J 1.6 §4.2.1, the ``UniqueId``).
+        payload: Its request payload (the handler's ``request``).
+    """
+
+    __slots__ = (
+        "_abandoned",
+        "_dispatcher",
+        "_listeners",
+        "_state",
+        "_timer",
+        "action",
+        "message_id",
+        "payload",
+    )
+
+    def __init__(
+        self, dispatcher: Dispatcher, event: CallReceived, listeners: tuple[object, ...]
+    ) -> None:
         self._dispatcher = dispatcher
-        self.message_id = message_id
-        self.action = action
-        self.answered = False
-        self.timer: asyncio.TimerHandle | None = None
+        self.message_id = event.message_id
+        self.action = event.action
+        self.payload: dict[str, Any] = event.payload
+        self._state = _CallState.RUNNING
+        self._timer: asyncio.TimerHandle | None = None
+        # The listeners that run for it: they are named when none replies.
+        self._listeners = listeners
+        # Made on first use: most handlers never ask.
+        self._abandoned: asyncio.Event | None = None
 
-    def settle(self, reply: Any, source: object) -> None:
-        if self.answered:
+    def __repr__(self) -> str:
+        return f"<Call {self.action} {self.message_id!r} {self._state.value}>"
+
+    @property
+    def connection(self) -> Any:
+        """The :class:`~ocpp16.ClientBase` the CALL arrived on (``cp_id``, ``session``, ...).
+
+        Typed ``Any``: this module sits below the connection and cannot name it.
+        """
+        return self._dispatcher._owner
+
+    @property
+    def answered(self) -> bool:
+        """True once a reply was given: later ones are dropped."""
+        return self._state is _CallState.ANSWERED
+
+    @property
+    def abandoned(self) -> asyncio.Event:
+        """Set when the connection closed before a reply: no reply can be sent any more.
+
+        ``call.abandoned.is_set()`` asks; ``await call.abandoned.wait()`` waits,
+        so that a long handler can stop work that nobody will hear of (the
+        counterpart of ocpp-rpc's ``signal``).
+        """
+        event = self._abandoned
+        if event is None:
+            event = self._abandoned = asyncio.Event()
+            if self._state is _CallState.ABANDONED:
+                event.set()
+        return event
+
+    def _settle(self, reply: Any, source: object) -> None:
+        """Send ``reply`` if it is the first; ``source`` gave it (for the log)."""
+        if self._state is not _CallState.RUNNING:
             self._dispatcher.logger.warning(
-                "%s %r: a later reply from %s was dropped; the first reply wins",
+                "%s %r: a later reply from %s was dropped; %s",
                 self.action,
                 self.message_id,
-                _name(source),
+                describe(source),
+                "the first reply wins"
+                if self._state is _CallState.ANSWERED
+                else "the connection had closed",
             )
             return
-        self.answered = True
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
+        self._state = _CallState.ANSWERED
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         self._dispatcher.incoming.pop(self.message_id, None)
-        self._dispatcher._answer(self.message_id, self.action, reply)
+        # A reply through cb (or the timeout's) names the listeners that ran.
+        handler = self._listeners if isinstance(source, str) else source
+        self._dispatcher._answer(self.message_id, self.action, reply, True, handler)
 
     def cb(self, response: Any = None) -> None:
-        """The ``cb`` handed to ``fn(request, cb)`` handlers."""
-        self.settle({} if response is None else response, "cb")
+        """Reply with ``response`` (``None`` replies ``{}``): the ``cb`` of ``fn(request, cb)``.
 
-    def returned(self, value: Any, takes_cb: bool, listener: object) -> None:
+        Args:
+            response: The response payload, or an ``OcppError`` to send a CALLERROR.
+        """
+        self._settle({} if response is None else response, "cb")
+
+    def _returned(self, value: Any, mode: int, listener: object) -> None:
+        """A listener returned ``value`` (or its awaitable resolved to it)."""
         if value is not None:
-            self.settle(value, listener)
-        elif not takes_cb:
-            # README "Handlers": a handler without cb that returns None replies {}.
-            self.settle({}, listener)
+            self._settle(value, listener)
+        elif not mode & _CB and not (mode & _CALL and self._state is not _CallState.RUNNING):
+            # README "Handlers": a handler without cb that returns None replies {};
+            # one that took call and already replied through call.cb has replied.
+            self._settle({}, listener)
 
-    def failed(self, exc: BaseException, listener: object) -> None:
+    def _failed(self, exc: BaseException, listener: object) -> None:
+        """A listener raised ``exc``: send its CALLERROR, or InternalError."""
         if isinstance(exc, OcppError):
-            self.settle(exc, listener)
+            self._settle(exc, listener)
             return
         self._dispatcher.logger.error(
             "the %s handler %s raised; sending InternalError",
             self.action,
-            _name(listener),
+            describe(listener),
             exc_info=exc,
         )
-        self.settle(
+        self._settle(
             OcppError("InternalError", f"{type(exc).__name__} in the {self.action} handler"),
             listener,
         )
 
-    def start_timer(self, seconds: float) -> None:
-        self.timer = asyncio.get_running_loop().call_later(seconds, self._time_out, seconds)
+    def _start_timer(self, seconds: float) -> None:
+        """Send InternalError unless a reply comes within ``seconds``."""
+        self._timer = asyncio.get_running_loop().call_later(seconds, self._time_out, seconds)
 
     def _time_out(self, seconds: float) -> None:
-        self.timer = None
+        self._timer = None
         self._dispatcher.logger.error(
-            "no %s handler replied within %g s; sending InternalError", self.action, seconds
+            "no %s handler replied within %g s (%s); sending InternalError",
+            self.action,
+            seconds,
+            _describe_all(self._listeners),
         )
-        self.settle(
+        self._settle(
             OcppError(
                 "InternalError", f"no reply from the {self.action} handler within {seconds:g} s"
             ),
             "handler_timeout",
         )
 
-    def abandon(self) -> None:
+    def _abandon(self) -> None:
         """The connection is gone: no reply can be sent any more."""
-        self.answered = True
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
-
-
-def _name(source: object) -> str:
-    return str(getattr(source, "__qualname__", source))
+        if self._state is _CallState.RUNNING:
+            self._state = _CallState.ABANDONED
+            if self._abandoned is not None:
+                self._abandoned.set()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
 
 
 async def ask(
@@ -286,12 +465,13 @@ async def ask(
     *,
     timeout: float,
     logger: Logger,
-) -> str | None:
-    """Run one authorization listener; return why it refused, or ``None`` when it accepted.
+) -> Accept | str:
+    """Run one authorization listener; return its acceptance, or why it refused.
 
-    ``cb()`` or ``True`` accepts; ``cb(error)``, ``False``, raising, or no
-    verdict within ``timeout`` seconds rejects. A listener without ``cb`` must
-    return ``True`` or ``False`` (or an awaitable of one).
+    ``cb()``, ``cb(session=...)``, ``True`` or ``Accept(session)`` accepts;
+    ``cb(error)``, ``False``, raising, or no verdict within ``timeout`` seconds
+    rejects. A listener without ``cb`` must return ``True``, ``False`` or an
+    ``Accept`` (or an awaitable of one).
 
     Args:
         listener: ``fn(cp_id, handshake, cb)`` or ``fn(cp_id, handshake)``.
@@ -301,15 +481,16 @@ async def ask(
         logger: Where a listener that failed to decide is warned about.
 
     Returns:
-        ``None`` when the listener accepted; otherwise the reason: what the
-        listener gave ``cb`` (``cb("unknown charge point")``), or what went wrong.
+        An :class:`~ocpp16.handshake.Accept` (with the session the listener
+        gave, if any) when it accepted; otherwise the reason: what the listener
+        gave ``cb`` (``cb("unknown charge point")``), or what went wrong.
     """
-    name = getattr(listener, "__qualname__", repr(listener))
+    name = describe(listener)
     decided: asyncio.Future[object] = asyncio.get_running_loop().create_future()
 
-    def cb(error: object = None) -> None:
+    def cb(error: object = None, *, session: Any = None) -> None:
         if not decided.done():
-            decided.set_result(error)
+            decided.set_result(Accept(session) if error is None else error)
 
     def bug(reason: str) -> str:
         logger.warning("authorization of %r rejected: %s", cp_id, reason)
@@ -322,23 +503,24 @@ async def ask(
             result = await result
     except Exception as exc:
         return bug(f"the authorization listener {name} raised {exc!r}")
-    if not takes_cb and result is not True and result is not False:
+    verdict = result is True or result is False or isinstance(result, Accept)
+    if not takes_cb and not verdict:
         # Without cb, the returned value is the only verdict there can be.
         return bug(
             f"the authorization listener {name} takes no cb, so it must return True or "
-            f"False, not {result!r}"
+            f"False (or Accept(session)), not {result!r}"
         )
-    if result is True or result is False:
+    if verdict:
         if not decided.done():
-            decided.set_result(None if result else False)
+            decided.set_result(Accept() if result is True else result)
     elif not decided.done():
         try:
             await asyncio.wait_for(asyncio.shield(decided), timeout)
         except TimeoutError:
             return bug(f"the authorization listener {name} decided nothing within {timeout:g} s")
     error = decided.result()
-    if error is None:
-        return None
+    if isinstance(error, Accept):
+        return error
     if error is False or error is True or not str(error):
         return f"rejected by the authorization listener {name}"
     # The listener said why: cb("unknown charge point"), cb(PermissionError(...)).

@@ -20,8 +20,8 @@ from collections import deque
 from collections.abc import Awaitable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from ocpp16._calls import CallFuture, Calls
-from ocpp16._dispatch import Dispatcher
+from ocpp16._calls import CallFuture, Calls, check_call
+from ocpp16._dispatch import Dispatcher, describe
 from ocpp16._internals import SafeEmitter, listener_table
 from ocpp16._observing import Hooks, check, notify
 from ocpp16._transport import Transport, TransportClosed
@@ -58,8 +58,9 @@ class _CpLogger(logging.LoggerAdapter):  # type: ignore[type-arg]
 class ClientBase(SafeEmitter):
     """One OCPP-J connection: the charge point's ``Client`` or a central system's peer.
 
-    Listen for actions with ``on("BootNotification", handler)``; make CALLs with
-    :meth:`call_request`. Events: every action this side can receive,
+    Listen for actions with ``on("BootNotification", handler)``, and for every
+    action without a listener of its own with ``on("*", fn(action, request))``;
+    make CALLs with :meth:`call_request`. Events: every action this side can receive,
     ``"close"(code, reason)``, ``"error"(exc)``, ``"message"(direction, text)``
     (``direction`` is ``"in"`` or ``"out"``) and ``"bad_message"(text, error)``.
     Structured hooks: :meth:`add_observer`.
@@ -75,6 +76,10 @@ class ClientBase(SafeEmitter):
         validation: The connection's validation mode; may be changed, even from
             a ``"connection"`` listener.
         validation_overrides: Action → mode, likewise changeable.
+        session: On a central system's connection, what its ``"authorization"``
+            listeners gave when they accepted it (``cb(session=...)``,
+            ``Accept(session)``): the tenant, the charger's record; ``None``
+            when they gave none, and on a ``Client``. Yours to set as well.
     """
 
     def __init__(self, cp_id: str, *, role: Role, options: Options) -> None:
@@ -96,6 +101,8 @@ class ClientBase(SafeEmitter):
         # On a central system's connection, what the charge point sent when it
         # connected; None on a Client.
         self.handshake: Handshake | None = None
+        # What the authorization listeners found (README "A central system").
+        self.session: Any = None
         # Frames taken from the core, not yet handed to the transport; and the
         # task that finishes a send which had to wait (backpressure), if any.
         self._out: deque[str] = deque()
@@ -450,10 +457,24 @@ class ClientBase(SafeEmitter):
             :class:`OcppError` (a CALLERROR), :class:`CallTimeout`,
             :class:`ConnectionClosed`, or :class:`ValidationError` (strict mode:
             the payload broke its schema and was not sent, or the answer broke
-            its schema).
+            its schema); and with ``TypeError`` or ``ValueError`` at once for
+            an argument that is wrong (an action that is not a ``str``, a
+            payload that is not a mapping, a timeout that is not a positive
+            number).
         """
         loop = asyncio.get_running_loop()
         future = CallFuture(loop=loop)
+        if (
+            type(action) is not str
+            or (payload is not None and type(payload) is not dict)
+            or timeout is not None
+        ):
+            # README "call_request": a wrong argument fails the future too.
+            try:
+                payload, timeout = check_call(action, payload, timeout)
+            except (TypeError, ValueError) as exc:
+                future.set_exception(exc)
+                return future
         protocol = self._protocol
         if protocol is None or protocol.state is not State.OPEN:
             future.set_exception(
@@ -546,11 +567,14 @@ class ClientBase(SafeEmitter):
 
     # ------------------------------------------------------------------ CALLs we receive
 
-    def _answer(self, message_id: str, action: str, reply: Any, flush: bool = True) -> None:
+    def _answer(
+        self, message_id: str, action: str, reply: Any, flush: bool = True, handler: object = None
+    ) -> None:
         """Send the reply to an incoming CALL now: a response dict or an OcppError.
 
         ``flush=False`` leaves the writing to the read loop, which flushes after
-        every frame anyway.
+        every frame anyway. ``handler`` gave the reply (a listener, or a tuple
+        of them): the log names it when the reply cannot be sent.
         """
         protocol = self._protocol
         if protocol is None or protocol.state is State.CLOSED:
@@ -564,9 +588,12 @@ class ClientBase(SafeEmitter):
             except ValidationError as exc:
                 # README "Handlers": a handler's own invalid response is not
                 # sent; the peer gets InternalError naming the violated field.
+                # README "Handlers": the log names the handler, so that it can be found.
                 self.logger.error(
-                    "the %s handler's response breaks its schema, sending InternalError: [%s] %s",
+                    "the %s handler's response breaks its schema (%s), sending InternalError: "
+                    "[%s] %s",
                     action,
+                    _handler_name(handler),
                     exc.code,
                     exc.description,
                 )
@@ -702,3 +729,10 @@ def _action_named(text: str) -> str:
     if isinstance(frame, list) and len(frame) > 2 and isinstance(frame[2], str):
         return frame[2]
     return ""
+
+
+def _handler_name(handler: object) -> str:
+    """The handler(s) that gave a reply, named for the log."""
+    if isinstance(handler, tuple):
+        return ", ".join(describe(h) for h in handler) or "no handler"
+    return "no handler" if handler is None else describe(handler)

@@ -34,6 +34,7 @@ from urllib.parse import parse_qsl, quote, unquote
 
 __all__ = [
     "SUBPROTOCOL",
+    "Accept",
     "Handshake",
     "Refusal",
     "basic_auth_header",
@@ -69,6 +70,11 @@ class Handshake:
             binary), or ``None``.
         peer_certificate: The TLS client certificate, as
             ``ssl.SSLSocket.getpeercert()`` gives it, or ``None``.
+        session: What the ``"authorization"`` listeners gave when they
+            accepted (``cb(session=...)``, ``Accept(session)``): the tenant,
+            the charger's record. ``None`` until then, or when none gave one;
+            a later listener sees what an earlier one gave. The connection
+            keeps it as ``client.session``.
     """
 
     cp_id: str
@@ -80,6 +86,24 @@ class Handshake:
     password: bytes | None = None
     peer_certificate: dict[str, Any] | None = field(default=None, repr=False)
     query: Mapping[str, str] = field(default_factory=dict)
+    session: Any = field(default=None, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Accept:
+    """An ``"authorization"`` listener's acceptance, with the session it found.
+
+    ``return Accept(session)`` from ``fn(cp_id, handshake)`` accepts as
+    ``return True`` does, and hands ``session`` to the connection
+    (``client.session``); ``cb(session=...)`` does the same for
+    ``fn(cp_id, handshake, cb)``.
+
+    Attributes:
+        session: Anything: the tenant, the charger's database record; ``None``
+            gives none.
+    """
+
+    session: Any = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,7 @@ listeners as a :class:`~ocpp16.connection.ClientBase`.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import socket
 import ssl as _ssl
@@ -16,6 +17,7 @@ import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
+from ocpp16._calls import check_call
 from ocpp16._dispatch import ask
 from ocpp16._internals import SafeEmitter
 from ocpp16._observing import Hooks, check, notify
@@ -24,6 +26,7 @@ from ocpp16.connection import ClientBase, Options
 from ocpp16.errors import NotConnected
 from ocpp16.handshake import (
     SUBPROTOCOL,
+    Accept,
     Handshake,
     Refusal,
     check_handshake,
@@ -57,7 +60,8 @@ class ConnectionFactory(Protocol):
 class Server(SafeEmitter):
     """An OCPP 1.6-J central system.
 
-    Events: ``"connection"(client)``, ``"authorization"(cp_id, handshake, cb)``,
+    Events: ``"connection"(client)``, ``"authorization"(cp_id, handshake, cb)``
+    (``cb(session=...)`` or returning ``Accept(session)`` sets ``client.session``),
     ``"refused"(cp_id, status, reason)`` (a handshake was refused: ``cp_id`` is
     ``None`` when the path named none, ``status`` the HTTP status, ``reason``
     what was wrong and the peer's address, such as ``"wrong password (from
@@ -185,12 +189,24 @@ class Server(SafeEmitter):
 
         Returns:
             A future of the CALLRESULT payload. It fails as
-            :meth:`ClientBase.call_request`'s does, and with
-            :class:`~ocpp16.errors.NotConnected` when ``cp_id`` is not connected.
+            :meth:`ClientBase.call_request`'s does, with
+            :class:`~ocpp16.errors.NotConnected` when ``cp_id`` is not connected,
+            and with ``TypeError`` when ``cp_id`` is not a ``str``.
         """
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        # README "call_request": every failure arrives through the future, a
+        # wrong argument's too, whether or not the charge point is connected.
+        try:
+            if not isinstance(cp_id, str):
+                raise TypeError(
+                    f"call_request: cp_id must be a str, not {type(cp_id).__name__} {cp_id!r}"
+                )
+            payload, timeout = check_call(action, payload, timeout)
+        except (TypeError, ValueError) as exc:
+            future.set_exception(exc)
+            return future
         connection = self._registry.get(cp_id)
         if connection is None:
-            future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
             future.set_exception(NotConnected(cp_id))
             return future
         return connection.call_request(action, payload, timeout=timeout)
@@ -318,7 +334,11 @@ class Server(SafeEmitter):
         if refusal is None:
             refusal = check_handshake(handshake, security_profile=self.security_profile)
         if refusal is None:
-            refusal = await self._authorize(cp_id, handshake)
+            authorized = await self._authorize(cp_id, handshake)
+            if isinstance(authorized, Refusal):
+                refusal = authorized
+            else:
+                handshake = authorized
         if refusal is None:
             # Only after authorization: an unauthenticated client must not learn
             # whether a charge point id is connected.
@@ -342,23 +362,27 @@ class Server(SafeEmitter):
             notify(self._observers, self._report, "refused", cp_id, refusal.status, reason)
         return refusal
 
-    async def _authorize(self, cp_id: str, handshake: Handshake) -> Refusal | None:
+    async def _authorize(self, cp_id: str, handshake: Handshake) -> Handshake | Refusal:
+        """Ask every listener; the handshake, with the session they gave, or the refusal."""
         listeners = self.listeners("authorization")
         # No listener: accept.
         for listener in listeners:
-            refusal = await self._ask(listener, cp_id, handshake)
-            if refusal is not None:
-                return refusal
-        return None
+            verdict = await self._ask(listener, cp_id, handshake)
+            if isinstance(verdict, Refusal):
+                return verdict
+            if verdict.session is not None:
+                # The next listener sees it; the last one given is the connection's.
+                handshake = dataclasses.replace(handshake, session=verdict.session)
+        return handshake
 
     async def _ask(
         self, listener: Callable[..., Any], cp_id: str, handshake: Handshake
-    ) -> Refusal | None:
+    ) -> Accept | Refusal:
         """One listener's verdict: cb() or True accepts; cb(error), False or raising rejects."""
-        reason = await ask(
+        verdict = await ask(
             listener, cp_id, handshake, timeout=self.options.handler_timeout, logger=self.logger
         )
-        return None if reason is None else unauthorized(reason)
+        return verdict if isinstance(verdict, Accept) else unauthorized(verdict)
 
     # ------------------------------------------------------------------ connections
 
@@ -402,6 +426,7 @@ class Server(SafeEmitter):
             handshake.cp_id, role=Role.CENTRAL_SYSTEM, options=self.options
         )
         client._observers = self._observers
+        client.session = handshake.session
         client._attach(WebSocketTransport(ws, handshake))
         previous = await self._registry.claim(client)
         if previous is not None:
