@@ -333,6 +333,10 @@ class Durable:
         self.closing = False
         self._queue.start()
         if self._policy is None:
+            if self._watcher is not None:  # of the last connection, which has ended
+                self._watcher.cancel()
+            if self.link is not LinkState.CONNECTING:
+                self.link = LinkState.IDLE
             self._set_link(LinkState.CONNECTING)
             try:
                 await self._connect_once(url, headers, ssl)

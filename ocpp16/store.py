@@ -186,7 +186,9 @@ class MemoryStore(Store):
         transaction_ref: int | None = None,
     ) -> StoredCall:
         """Append a CALL; see :meth:`Store.add`."""
-        call = StoredCall(self._next, action, dict(payload), message_id, 0, transaction_ref)
+        # A copy, as the file would give: the caller may change its dict afterwards.
+        copy = json.loads(_encode(payload))
+        call = StoredCall(self._next, action, copy, message_id, 0, transaction_ref)
         self._calls[call.seq] = call
         self._next += 1
         return call
@@ -256,8 +258,11 @@ class SQLiteStore(Store):
         self.path = os.fspath(path)
         self.synchronous = synchronous
         self._db: sqlite3.Connection | None = None
-        self._loaded: list[StoredCall] | None = None
-        self._loaded = self._read(self._connect())
+        try:
+            self._read(self._connect())  # every row, so that a damaged one fails now
+        except StoreError:
+            self.close()
+            raise
 
     def __repr__(self) -> str:
         return f"SQLiteStore({self.path!r}, synchronous={self.synchronous!r})"
@@ -363,9 +368,6 @@ class SQLiteStore(Store):
 
     def load(self) -> list[StoredCall]:
         """Open the file if it is closed, and return the CALLs it holds, in queue order."""
-        loaded, self._loaded = self._loaded, None
-        if loaded is not None and self._db is not None:
-            return loaded
         return self._read(self._connect())
 
     def add(
@@ -425,7 +427,6 @@ class SQLiteStore(Store):
     def close(self) -> None:
         """Close the file (and release its lock); :meth:`load` opens it again."""
         db, self._db = self._db, None
-        self._loaded = None
         if db is not None:
             db.close()
 
