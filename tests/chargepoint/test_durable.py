@@ -27,6 +27,7 @@ from ocpp16 import (
     Reconnect,
     Server,
     StoredCall,
+    StoreError,
     ValidationError,
 )
 from tests.chargepoint.raw_central import (
@@ -824,6 +825,187 @@ class TestBootGate:
                 await wait(boot)
             assert (await wait(accepted))["status"] == "Accepted"
             assert central.actions() == ["BootNotification"] * 2
+        finally:
+            await closed(client)
+            await central.stop()
+
+
+# ----------------------------------------------------------------------------- edges
+
+
+class FlakyStore(MemoryStore):
+    """A store whose next ``remove`` fails once, as a full disk would."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fail_next = False
+
+    def remove(self, seq: int) -> None:
+        """Fail once when asked to, then work."""
+        if self.fail_next:
+            self.fail_next = False
+            raise StoreError("the disk is full", None)
+        super().remove(seq)
+
+
+class TestEdges:
+    """Life-cycle corners: errors while connecting, drops mid-call, a failing store."""
+
+    async def test_connect_twice_is_an_error(self) -> None:
+        """connect() while connected or connecting raises RuntimeError."""
+        central = await RawCentralSystem().start()
+        client = durable()
+        try:
+            await wait(client.connect(central.url))
+            with pytest.raises(RuntimeError, match="already"):
+                await client.connect(central.url)
+        finally:
+            await closed(client)
+            await central.stop()
+
+    async def test_giving_up_in_the_background_is_an_error_event(self) -> None:
+        """connect(wait=False) whose attempts run out: "error"(the last error)."""
+        client = durable(reconnect=Reconnect(initial=0.01, jitter=0, attempts=2))
+        errors = asyncio.get_running_loop().create_future()
+        client.on("error", errors.set_result)
+        await client.connect(f"ws://127.0.0.1:{free_port()}/ocpp", wait=False)
+        assert isinstance(await wait(errors), OSError)
+        await closed(client)
+
+    async def test_a_configuration_error_is_not_retried(self) -> None:
+        """Security profile 2 on a ws:// URL: connect() raises ValueError at once, no retry."""
+        client = Client("CP1", reconnect=FAST, security_profile=2, password="secret-key-16chars")
+        waits: list[int] = []
+        client.on("reconnecting", lambda *args: waits.append(1))
+        with pytest.raises(ValueError, match="TLS"):
+            await wait(client.connect(f"ws://127.0.0.1:{free_port()}/ocpp"))
+        assert waits == []
+        await closed(client)
+
+    async def test_cancelling_connect_stops_connecting(self) -> None:
+        """A connect(wait=True) cancelled by its caller stops the reconnect loop too."""
+        client = durable()
+        waited = asyncio.get_running_loop().create_future()
+        client.on("reconnecting", lambda *a: waited.done() or waited.set_result(None))
+        connecting = asyncio.ensure_future(client.connect(f"ws://127.0.0.1:{free_port()}/ocpp"))
+        await wait(waited)
+        connecting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await connecting
+        central = await RawCentralSystem().start()
+        try:
+            await wait(client.connect(central.url))  # a new connect() is allowed
+        finally:
+            await closed(client)
+            await central.stop()
+
+    async def test_a_waiting_call_dropped_mid_call_fails(self) -> None:
+        """A non-queued CALL that was waiting, then sent, fails with the connection like any."""
+        port = free_port()
+        client = durable()
+        await client.connect(f"ws://127.0.0.1:{port}/ocpp", wait=False)
+        authorize = client.call_request("Authorize", {"idTag": "TAG"}, timeout=TIMEOUT)
+        central = await RawCentralSystem(lambda frame, n: CLOSE).start(port)
+        try:
+            with pytest.raises(ConnectionClosed):
+                await wait(authorize)
+        finally:
+            await closed(client)
+            await central.stop()
+
+    async def test_a_boot_lost_with_its_connection_goes_again(self) -> None:
+        """A BootNotification whose connection drops before the answer is sent again."""
+
+        def answer(frame: Frame, n: int) -> Frame | str:
+            return CLOSE if n == 1 else central.willing(frame, n)
+
+        central = RawCentralSystem(answer)
+        await central.start()
+        client = durable(boot_gate=True)
+        try:
+            await wait(client.connect(central.url))
+            assert (await wait(client.call_request("BootNotification", BOOT)))["status"] == (
+                "Accepted"
+            )
+            assert central.actions() == ["BootNotification"] * 2
+        finally:
+            await closed(client)
+            await central.stop()
+
+    async def test_gated_handlers_run_until_rejected(self) -> None:
+        """With the boot gate, incoming CALLs are answered while Pending and once Accepted."""
+        server = Server()
+        peers: asyncio.Future[ClientBase] = asyncio.get_running_loop().create_future()
+        server.on("connection", peers.set_result)
+        await server.listen(0, host="127.0.0.1")
+        client = durable(boot_gate=True)
+        client.on("Reset", lambda request: {"status": "Accepted"})
+        try:
+            await wait(client.connect(f"ws://127.0.0.1:{server.port}/ocpp"))
+            peer = await wait(peers)
+            assert await wait(peer.call_request("Reset", {"type": "Soft"})) == {
+                "status": "Accepted"
+            }
+        finally:
+            await closed(client)
+            await server.close()
+
+    async def test_a_failing_store_is_reported_and_retried(self) -> None:
+        """The store fails to remove an answered CALL: an "error" event, then it goes again."""
+        central = await RawCentralSystem().start()
+        store = FlakyStore()
+        client = durable(store=store)
+        errors: list[BaseException] = []
+        client.on("error", errors.append)
+        try:
+            await wait(client.connect(central.url))
+            store.fail_next = True
+            future = client.call_request("StopTransaction", stop(5))
+            await wait(future)
+            assert [type(e) for e in errors] == [StoreError]
+            # Not removed the first time: sent again, with the same id (at least once).
+            assert [message_id for message_id, _, _ in central.calls] == [central.calls[0][0]] * 2
+            assert client.queued() == []
+        finally:
+            await closed(client)
+            await central.stop()
+
+    async def test_a_stored_call_that_cannot_go_is_dropped(self) -> None:
+        """From a damaged store: a payload that breaks its schema, or a dangling link, is dropped."""
+        store = MemoryStore()
+        store.add("StopTransaction", {"meterStop": "ten"}, "bad-payload")
+        store.add("StopTransaction", stop(0), "dangling", transaction_ref=999)
+        store.add("StopTransaction", stop(3), "fine")
+        central = await RawCentralSystem().start()
+        client = durable(store=store)
+        dropped: list[str] = []
+        delivered = asyncio.get_running_loop().create_future()
+        client.on("message_dropped", lambda action, payload, error: dropped.append(str(error)))
+        client.on("queued_result", lambda *args: delivered.set_result(args))
+        try:
+            await wait(client.connect(central.url))
+            await wait(delivered)
+            assert len(dropped) == 2 and "no transactionId" in dropped[1]
+            assert [message_id for message_id, _, _ in central.calls] == ["fine"]
+        finally:
+            await closed(client)
+            await central.stop()
+
+    async def test_a_start_answered_without_an_id_drops_its_dependents(self) -> None:
+        """Validation off, a StartTransaction answered {}: what named it cannot go."""
+
+        def answer(frame: Frame, n: int) -> Frame:
+            return result(frame, {})
+
+        central = await RawCentralSystem(answer).start()
+        client = durable(validation_overrides={"StartTransaction": "off"})
+        try:
+            await wait(client.connect(central.url))
+            tx = client.call_request("StartTransaction", start())
+            done = client.call_request("StopTransaction", stop(tx))
+            assert await wait(tx) == {}
+            with pytest.raises(Ocpp16Error, match="no transactionId"):
+                await wait(done)
         finally:
             await closed(client)
             await central.stop()
