@@ -507,8 +507,9 @@ class Durable:
             return ClientBase.call_request(
                 client, action, payload, timeout=timeout, message_id=message_id
             )
-        if self._policy is None and not client.is_open:
-            # No reconnecting: a CALL made while disconnected fails at once, as without a queue.
+        if (self._policy is None or self.closing) and not client.is_open:
+            # No reconnecting (or closed): a CALL made while disconnected fails at once,
+            # as without a queue.
             return ClientBase.call_request(
                 client, action, payload, timeout=timeout, message_id=message_id
             )

@@ -265,6 +265,11 @@ class TestReconnect:
         with pytest.raises(ConnectionClosed):
             await waiting
         assert [call.action for call in client.queued()] == ["StartTransaction"]
+        # Closed: a CALL that is not queued fails at once; a queued one is still kept.
+        with pytest.raises(ConnectionClosed):
+            client.call_request("Authorize", {"idTag": "TAG"}).result()
+        client.call_request("StopTransaction", stop(1))
+        assert len(client.queued()) == 2
 
     async def test_reconnects_by_hand_with_a_store(self) -> None:
         """With a store and no reconnect, the queue outlives a drop; connect() again delivers it."""
