@@ -17,6 +17,7 @@ returns, because the client tells its caller that a CALL is queued only then.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
@@ -420,8 +421,9 @@ class SQLiteStore(Store):
             db.execute("DELETE FROM calls WHERE seq = ?", (seq,))
             db.execute("COMMIT")
         except sqlite3.Error as exc:
-            if db.in_transaction:
-                db.execute("ROLLBACK")
+            with contextlib.suppress(sqlite3.Error):  # the connection itself may be broken
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
             raise self._error("cannot be written", exc) from None
 
     def close(self) -> None:

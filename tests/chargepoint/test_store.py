@@ -201,3 +201,19 @@ def test_a_file_in_use_by_another_process_is_refused(tmp_path: Path) -> None:
     finally:
         holder.communicate("", timeout=30)
     SQLiteStore(path).close()  # released when that process ended
+
+
+def test_a_failed_write_is_an_error_naming_the_file(tmp_path: Path) -> None:
+    """When SQLite fails a write (here: its connection broke), each change is a StoreError."""
+    store = SQLiteStore(tmp_path / "cp.sqlite3")
+    start = store.add("StartTransaction", {"connectorId": 1}, "a")
+    store._db.close()  # type: ignore[union-attr]  # what a vanished disk looks like to SQLite
+    for change in (
+        lambda: store.add("MeterValues", {}, "b"),
+        lambda: store.update(start.seq, message_id="c", attempts=1),
+        lambda: store.remove(start.seq),
+        lambda: store.resolve(start.seq, 5),
+        store.load,
+    ):
+        with pytest.raises(StoreError, match=r"cp\.sqlite3"):
+            change()
