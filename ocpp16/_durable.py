@@ -335,8 +335,9 @@ class Durable:
         if self._policy is None:
             if self._watcher is not None:  # of the last connection, which has ended
                 self._watcher.cancel()
-            if self.link is not LinkState.CONNECTING:
-                self.link = LinkState.IDLE
+                self._watcher = None
+                if self.link is LinkState.OPEN:
+                    self._set_link(LinkState.IDLE)
             self._set_link(LinkState.CONNECTING)
             try:
                 await self._connect_once(url, headers, ssl)
@@ -423,13 +424,13 @@ class Durable:
                 client._emit_safe("reconnecting", step, delay, error)
                 await asyncio.sleep(delay)
         except asyncio.CancelledError:
+            if self.link in (LinkState.CONNECTING, LinkState.WAITING):
+                self._set_link(LinkState.IDLE)
             raise
-        except BaseException as exc:  # a configuration error: not worth another attempt
+        except Exception as exc:  # a configuration error: not worth another attempt
             if self.link is not LinkState.IDLE:
                 self._set_link(LinkState.IDLE)
             self._finish_first(exc)
-            if not isinstance(exc, Exception):
-                raise
 
     def _finish_first(self, error: BaseException | None) -> None:
         first = self._first
