@@ -904,6 +904,33 @@ class TestEdges:
             await closed(client)
             await central.stop()
 
+    async def test_cancelling_connect_during_a_handshake(self) -> None:
+        """connect() cancelled while a handshake hangs; a later connect() works."""
+        hanging = asyncio.Event()
+
+        async def never_answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            hanging.set()
+            await reader.read()  # until the client goes
+            writer.close()
+
+        silent = await asyncio.start_server(never_answer, "127.0.0.1", 0)
+        port = silent.sockets[0].getsockname()[1]
+        client = durable()
+        connecting = asyncio.ensure_future(client.connect(f"ws://127.0.0.1:{port}/ocpp"))
+        await wait(hanging.wait())
+        connecting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await connecting
+        silent.close()
+        central = await RawCentralSystem().start()
+        try:
+            await wait(client.connect(central.url))
+            assert client.is_open
+        finally:
+            await closed(client)
+            await central.stop()
+            await silent.wait_closed()
+
     async def test_a_waiting_call_dropped_mid_call_fails(self) -> None:
         """A non-queued CALL that was waiting, then sent, fails with the connection like any."""
         port = free_port()
