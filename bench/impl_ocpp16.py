@@ -8,6 +8,7 @@ a coroutine function that first sleeps ``--delay`` seconds).
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from typing import Any
 
@@ -48,10 +49,22 @@ async def serve_forever(delay: float, no_ping: bool) -> None:
     options: dict[str, Any] = {"ping_interval": None} if no_ping else {}
     server = Server(**options)
 
+    # Scenario 5 (bench/queue_cost.py): charging sessions.
+    transaction_ids = itertools.count(1)
+
+    def on_start(request: dict[str, Any]) -> dict[str, Any]:
+        return {"transactionId": next(transaction_ids), "idTagInfo": {"status": "Accepted"}}
+
+    def on_empty(request: dict[str, Any]) -> dict[str, Any]:
+        return {}
+
     @server.on("connection")
     def on_connection(client: ClientBase) -> None:
         client.on("BootNotification", on_boot)
         client.on("Heartbeat", on_heartbeat)
+        client.on("StartTransaction", on_start)
+        client.on("MeterValues", on_empty)
+        client.on("StopTransaction", on_empty)
 
     port = await server.listen(0, host=HOST)
     announce_port(port)

@@ -10,6 +10,7 @@ Scenarios:
   pipeline     pipelined CALLs from a raw client into each implementation's central system
   many         N charge points connected at once: handshakes/s, time, RSS per connection
   concurrency  20 pipelined CALLs whose handlers sleep 50 ms: time until all replies
+  queue        ocpp16 only: charging sessions with the offline queue (memory, SQLite) vs without
 """
 
 from __future__ import annotations
@@ -44,12 +45,20 @@ CHART = BENCH / "chart.png"
 MARKDOWN = ROOT / "BENCHMARKS.md"
 MD_START, MD_END = "<!-- results:start -->", "<!-- results:end -->"
 
-SCENARIOS = ("roundtrip", "pipeline", "many", "concurrency")
+SCENARIOS = ("roundtrip", "pipeline", "many", "concurrency", "queue")
 SCENARIO_TITLES = {
     "roundtrip": "1. Sequential round trips",
     "pipeline": "2. Pipelined inbound",
     "many": "3. Many charge points",
     "concurrency": "4. Handler concurrency",
+    "queue": "5. The cost of queueing",
+}
+# Scenario 5's charge points (bench/queue_cost.py), as its table names them.
+QUEUE_VARIANTS = {
+    "plain": "Client, no queue",
+    "memory": "Client(store=MemoryStore())",
+    "sqlite": 'Client(store="q.sqlite3"): SQLite, synchronous=FULL (the default)',
+    "sqlite_normal": 'Client(store=SQLiteStore("q.sqlite3", synchronous="NORMAL"))',
 }
 IMPLS = ("ocpp16", "mobilityhouse", "plain", "ocpp-ts")
 IMPL_LABELS = {
@@ -219,6 +228,10 @@ def impl_cmd(impl: str, *args: str) -> list[str]:
     return [sys.executable, str(BENCH / f"impl_{impl}.py"), *args]
 
 
+def queue_cmd(*args: str) -> list[str]:
+    return [sys.executable, str(BENCH / "queue_cost.py"), *args]
+
+
 def load_cmd(*args: str) -> list[str]:
     return [sys.executable, str(BENCH / "load.py"), *args]
 
@@ -278,6 +291,8 @@ class Config:
     burst_calls: int
     burst_delay: float
     burst_repeat: int
+    queue_sessions: int
+    queue_meter_values: int
 
 
 def run_roundtrip(cfg: Config, impl: str) -> dict[str, Any]:
@@ -344,6 +359,23 @@ def run_concurrency(cfg: Config, impl: str) -> dict[str, Any]:
         server.stop()
 
 
+def run_queue(cfg: Config, impl: str) -> dict[str, Any]:
+    """Scenario 5: sessions of the plain and the queueing ocpp16 clients, taking turns."""
+    messages = (cfg.queue_sessions + 1) * (cfg.queue_meter_values + 2) * len(QUEUE_VARIANTS)
+    timeout = 30 + messages * 0.02  # at least 50 messages/s, fsyncs included
+    lifetime = timeout + 60
+    server, port = start_server(impl, lifetime=lifetime)
+    try:
+        args = [
+            "--port", str(port), "--sessions", str(cfg.queue_sessions),
+            "--meter-values", str(cfg.queue_meter_values), "--lifetime", f"{lifetime:.0f}",
+        ]  # fmt: skip
+        with running("queue sessions", queue_cmd(*args)) as client:
+            return client.expect_json("RESULT", timeout)
+    finally:
+        server.stop()
+
+
 def many_connections(cfg: Config, impl: str, n: int) -> dict[str, Any]:
     """One server, a warm-up charge point, then ``n`` at once; the server's RSS in between."""
     timeout = 60 + n * 0.05  # at least 20 charge points/s
@@ -393,9 +425,10 @@ def many_connections(cfg: Config, impl: str, n: int) -> dict[str, Any]:
 
 SUPPORTED: dict[str, set[str]] = {
     "ocpp16": set(SCENARIOS),
-    "mobilityhouse": set(SCENARIOS),
-    "plain": set(SCENARIOS),
-    "ocpp-ts": set(SCENARIOS),
+    # Scenario 5 measures ocpp16's own queue against ocpp16 without it.
+    "mobilityhouse": set(SCENARIOS) - {"queue"},
+    "plain": set(SCENARIOS) - {"queue"},
+    "ocpp-ts": set(SCENARIOS) - {"queue"},
 }
 
 
@@ -417,6 +450,8 @@ def measure(cfg: Config, case: Case) -> dict[str, Any]:
         return run_pipeline(cfg, case.impl)
     if case.scenario == "concurrency":
         return run_concurrency(cfg, case.impl)
+    if case.scenario == "queue":
+        return run_queue(cfg, case.impl)
     return many_connections(cfg, case.impl, case.size)
 
 
@@ -429,6 +464,8 @@ def plan(cfg: Config) -> list[Case]:
             sizes = [cfg.pipeline_calls]
         elif scenario == "concurrency":
             sizes = [cfg.burst_calls]
+        elif scenario == "queue":
+            sizes = [cfg.queue_sessions]
         else:
             sizes = cfg.connections
         for size in sizes:
@@ -467,6 +504,13 @@ def summarize(case: Case) -> dict[str, Any]:
             max_rate=max(rates, default=None),
             median_server_cpu_us=median_of(runs, "server_cpu_us_per_call"),
         )
+    elif case.scenario == "queue":
+        for name in QUEUE_VARIANTS:
+            summary[f"median_{name}_rate"] = median_of(runs, f"{name}_rate")
+            summary[f"min_{name}_rate"] = min((r[f"{name}_rate"] for r in runs), default=None)
+            summary[f"max_{name}_rate"] = max((r[f"{name}_rate"] for r in runs), default=None)
+            if name != "plain":
+                summary[f"median_{name}_ratio"] = median_of(runs, f"{name}_ratio")
     elif case.scenario == "concurrency":
         summary.update(median_seconds=median_of(runs, "elapsed"))
         times = [r["elapsed"] for r in runs]
@@ -623,6 +667,29 @@ def markdown(report: dict[str, Any]) -> str:
                     f"{fmt_num(r, '.2f')} | "
                     f"{fmt_num(s['median_server_cpu_us'], '.0f')} | {errors_cell(s)} |"
                 )
+        elif scenario == "queue":
+            s = find(summaries, scenario, "ocpp16")
+            lines.append(
+                f"Charging sessions of one StartTransaction, {cfg['queue_meter_values']} "
+                "MeterValues and one StopTransaction made back to back, every answer awaited; "
+                "four ocpp16 charge points take turns session by session "
+                f"({cfg['queue_sessions']} sessions each per run). The ratio is the median over "
+                "rounds of each run's ratio to the client without a queue."
+            )
+            lines.append("")
+            lines.append(
+                f"| charge point | messages/s (median) | min {DASH} max | ÷ no queue | errors |"
+            )
+            lines.append("|---|---:|---:|---:|---:|")
+            if s is not None:
+                for name, label in QUEUE_VARIANTS.items():
+                    r = 1.0 if name == "plain" else s[f"median_{name}_ratio"]
+                    lines.append(
+                        f"| {label} | {fmt_num(s[f'median_{name}_rate'])} | "
+                        f"{fmt_num(s[f'min_{name}_rate'])} {DASH} "
+                        f"{fmt_num(s[f'max_{name}_rate'])} | {fmt_num(r, '.2f')} | "
+                        f"{errors_cell(s)} |"
+                    )
         elif scenario == "concurrency":
             lines.append(
                 f"{cfg['burst_calls']} pipelined Heartbeats, each handler awaits "
@@ -907,6 +974,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--burst-delay", type=float, default=0.05, help="scenario 4: handler sleep in s (0.05)"
     )
     p.add_argument("--burst-repeat", type=int, help="scenario 4: bursts per run, median taken (5)")
+    p.add_argument("--queue-sessions", type=int, help="scenario 5: sessions per run (20)")
+    p.add_argument(
+        "--queue-meter-values", type=int, help="scenario 5: MeterValues per session (50)"
+    )
     p.add_argument(
         "--json",
         type=Path,
@@ -976,6 +1047,8 @@ def config_from(args: argparse.Namespace) -> Config:
         burst_calls=args.burst_calls,
         burst_delay=args.burst_delay,
         burst_repeat=pick(args.burst_repeat, 2, 5),
+        queue_sessions=pick(args.queue_sessions, 2, 20),
+        queue_meter_values=pick(args.queue_meter_values, 5, 50),
     )
 
 
@@ -1077,6 +1150,11 @@ def brief(scenario: str, result: dict[str, Any]) -> str:
         return f"{result['rate']:,.0f}/s, {errors} errors"
     if scenario == "concurrency":
         return f"{result['elapsed'] * 1000:.1f} ms, {errors} errors"
+    if scenario == "queue":
+        return (
+            f"{result['plain_rate']:,.0f}/s without a queue, SQLite {result['sqlite_ratio']:.2f}x, "
+            f"memory {result['memory_ratio']:.2f}x, {errors} errors"
+        )
     return (
         f"{result['opened']}/{result['connections']} open, "
         f"{result['handshake_rate']:,.0f} handshakes/s, {result['completion_time']:.2f} s, "

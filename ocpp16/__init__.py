@@ -13,7 +13,8 @@ Public modules: :mod:`ocpp16.errors` (the exception tree), :mod:`ocpp16.protocol
 :mod:`ocpp16.handshake` (the opening handshake, sans I/O),
 :mod:`ocpp16.registry` (which charge points a server holds),
 :mod:`ocpp16.chargepoint` (a charge point's session: reconnecting, booting,
-heartbeats, configuration keys) and :mod:`ocpp16.observer` (structured hooks
+heartbeats, configuration keys), :mod:`ocpp16.store` (where a charge point
+keeps the CALLs it must not lose) and :mod:`ocpp16.observer` (structured hooks
 into connections).
 """
 
@@ -39,6 +40,7 @@ from ocpp16.errors import (
     Ocpp16Error,
     OcppError,
     ProtocolStateError,
+    StoreError,
     ValidationError,
 )
 from ocpp16.handshake import Accept, Handshake, Refusal
@@ -46,6 +48,7 @@ from ocpp16.observer import Observer
 from ocpp16.registry import LocalRegistry, Registry
 from ocpp16.schemas import Action
 from ocpp16.server import Server
+from ocpp16.store import MemoryStore, SQLiteStore, Store, StoredCall
 
 __all__ = [
     "ERROR_CODES",
@@ -64,6 +67,7 @@ __all__ = [
     "HandshakeError",
     "KeyType",
     "LocalRegistry",
+    "MemoryStore",
     "NotConnected",
     "Observer",
     "Ocpp16Error",
@@ -73,8 +77,12 @@ __all__ = [
     "Reconnect",
     "Refusal",
     "Registry",
+    "SQLiteStore",
     "Server",
     "SessionState",
+    "Store",
+    "StoreError",
+    "StoredCall",
     "ValidationError",
     "schemas",
     "security",

@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import ssl as _ssl
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
+from ocpp16._durable import durable_for
 from ocpp16._ws_transport import WebSocketTransport
 from ocpp16.connection import ClientBase, Options
 from ocpp16.errors import HandshakeError
 from ocpp16.handshake import SUBPROTOCOL, basic_auth_header, url_for
 from ocpp16.protocol import Role
 from ocpp16.security import SECURITY_PROFILES
+
+if TYPE_CHECKING:
+    from ocpp16.chargepoint._reconnect import Reconnect
+    from ocpp16.store import Store, StoredCall
 
 __all__ = ["Client"]
 
@@ -22,7 +28,11 @@ class Client(ClientBase):
 
     Events: as :class:`~ocpp16.connection.ClientBase` (every action a charge
     point receives, ``"close"``, ``"error"``, ``"message"``,
-    ``"bad_message"``), plus ``"connect"()`` once the connection is open.
+    ``"bad_message"``), plus ``"connect"()`` each time a connection opens;
+    with ``reconnect`` or ``store``: ``"reconnecting"(attempt, delay,
+    error)``, ``"boot"(response)``, ``"message_dropped"(action, payload,
+    error)`` and ``"queued_result"(action, request, response)`` (README "A
+    charge point that loses nothing").
 
     Args:
         cp_id: The charge point id, sent as the last segment of the URL path.
@@ -32,7 +42,31 @@ class Client(ClientBase):
         security_profile: 0 (none, the default), or the OCPP 1.6-J security
             profile 1, 2 or 3 that ``connect`` must meet: 1 and 2 need a
             password, 2 and 3 a ``wss://`` URL, 3 an ``ssl`` context.
+        reconnect: ``False`` (the default): one connection per ``connect``.
+            ``True`` or a :class:`~ocpp16.Reconnect`: open the connection
+            again after every drop, with that backoff; turns the offline
+            queue and the boot gate on.
+        store: Where the offline queue lives: a path (a
+            :class:`~ocpp16.store.SQLiteStore`, opened now), a
+            :class:`~ocpp16.store.Store`, or ``None`` (in memory when
+            ``reconnect`` is on, else no queue). Giving one turns the queue on.
+        queue_actions: The actions to queue; by default StartTransaction,
+            StopTransaction, MeterValues with a transactionId, and
+            SecurityEventNotification (OCPP 1.6 §4.7).
+        max_queued: The most CALLs the queue holds (10,000).
+        transaction_message_attempts: Attempts per queued CALL (3, OCPP 1.6 §9.1).
+        transaction_message_retry_interval: Seconds between attempts, times the
+            attempts made (60, OCPP 1.6 §9.1).
+        boot_gate: Until a BootNotification is Accepted, send nothing else
+            (OCPP 1.6 §4.2.1); on by default with ``reconnect``.
+        boot_retry_interval: Seconds before BootNotification goes again when
+            the last one failed or was answered with interval 0 (10).
         **options: The options of :class:`~ocpp16.connection.Options`.
+
+    Raises:
+        ValueError: An option out of range; a queue option without
+            ``reconnect`` or ``store``.
+        StoreError: The ``store`` cannot be used (damaged, locked, newer).
     """
 
     def __init__(
@@ -41,6 +75,14 @@ class Client(ClientBase):
         *,
         password: bytes | str | None = None,
         security_profile: int = 0,
+        reconnect: Reconnect | bool = False,
+        store: Store | str | os.PathLike[str] | None = None,
+        queue_actions: Iterable[str] | None = None,
+        max_queued: int | None = None,
+        transaction_message_attempts: int | None = None,
+        transaction_message_retry_interval: float | None = None,
+        boot_gate: bool | None = None,
+        boot_retry_interval: float | None = None,
         **options: Any,
     ) -> None:
         if not isinstance(cp_id, str) or not cp_id:
@@ -56,6 +98,19 @@ class Client(ClientBase):
         self.security_profile = security_profile
         self._password = password.encode("utf-8") if isinstance(password, str) else password
         self._reader: asyncio.Task[None] | None = None
+        # The reconnecting, queueing, boot-gated layer; None keeps the plain code path.
+        self._durable = durable_for(
+            self,
+            self._connect_once,
+            reconnect=reconnect,
+            store=store,
+            queue_actions=queue_actions,
+            max_queued=max_queued,
+            transaction_message_attempts=transaction_message_attempts,
+            transaction_message_retry_interval=transaction_message_retry_interval,
+            boot_gate=boot_gate,
+            boot_retry_interval=boot_retry_interval,
+        )
 
     def url_for(self, base: str) -> str:
         """Return the URL this charge point connects to for a central system's base URL.
@@ -73,24 +128,50 @@ class Client(ClientBase):
         url: str,
         headers: Mapping[str, str] | None = None,
         ssl: _ssl.SSLContext | None = None,
+        *,
+        wait: bool = True,
     ) -> None:
         """Open the connection (ocpp-ts: ``connect(url, headers)``).
+
+        With ``reconnect`` on it returns once a connection is open, trying
+        again with the backoff meanwhile, and opens a new one after every
+        drop until :meth:`close`.
 
         Args:
             url: The central system's base URL; the charge point id is appended.
             headers: Extra HTTP headers for the opening handshake.
             ssl: An ``SSLContext`` for ``wss://``; ``None`` uses the default
                 context for ``wss://`` URLs.
+            wait: ``False`` (with ``reconnect`` only) returns at once and
+                connects in the background: a charge point that boots with no
+                network still queues its transaction messages.
 
         Raises:
-            ValueError: The URL or ``ssl`` do not meet ``security_profile``.
+            ValueError: The URL or ``ssl`` do not meet ``security_profile``;
+                ``wait=False`` without ``reconnect``.
             HandshakeError: The URL is not a WebSocket URL, the server refused
                 the handshake (``.status`` says how), or it did not agree on
-                the ``ocpp1.6`` subprotocol.
-            OSError: The server could not be reached.
-            TimeoutError: The handshake did not complete in time.
+                the ``ocpp1.6`` subprotocol. With ``reconnect``: the last
+                attempt's error, once the policy's ``attempts`` are spent.
+            OSError: The server could not be reached (likewise).
+            TimeoutError: The handshake did not complete in time (likewise).
+            ConnectionClosed: :meth:`close` was called before a connection opened.
             RuntimeError: This client is already connected.
         """
+        if self._durable is not None:
+            await self._durable.connect(url, headers, ssl, wait)
+            return
+        if not wait:
+            raise ValueError("connect(wait=False) connects in the background: it needs reconnect")
+        await self._connect_once(url, headers, ssl)
+
+    async def _connect_once(
+        self,
+        url: str,
+        headers: Mapping[str, str] | None = None,
+        ssl: _ssl.SSLContext | None = None,
+    ) -> None:
+        """Open one connection; raises as :meth:`connect` does, and never tries again."""
         from websockets.asyncio.client import connect
         from websockets.exceptions import InvalidHandshake, InvalidStatus, InvalidURI
 
@@ -157,6 +238,42 @@ class Client(ClientBase):
             code: The WebSocket close code.
             reason: The close reason.
         """
+        if self._durable is not None and not self._durable.closing:
+            # Stops reconnecting and every task of the queue, then comes back here.
+            await self._durable.close(code, reason)
+            return
         await super().close(code, reason)
         if self._reader is not None:
             await self._reader
+
+    def call_request(
+        self,
+        action: str,
+        payload: Mapping[str, Any] | None = None,
+        *,
+        timeout: float | None = None,
+        message_id: str | None = None,
+    ) -> asyncio.Future[dict[str, Any]]:
+        """Send a CALL; return a future of its CALLRESULT payload (ocpp-ts: ``callRequest``).
+
+        As :meth:`ClientBase.call_request <ocpp16.connection.ClientBase.call_request>`.
+        With ``reconnect`` or ``store``, a queued action is stored before this
+        returns and sent when the connection allows, its timeout running only
+        while it is out; other CALLs wait for the connection (and the boot
+        gate) within their timeout (README "A charge point that loses nothing").
+        """
+        if self._durable is None:
+            return super().call_request(action, payload, timeout=timeout, message_id=message_id)
+        return self._durable.call_request(action, payload, timeout, message_id)
+
+    def queued(self) -> list[StoredCall]:
+        """Return the CALLs in the offline queue, in order (a snapshot).
+
+        After a restart, a queued StartTransaction's entry may stand for its
+        transactionId in a later payload, as its future does:
+        ``{"transactionId": stored_call, ...}``.
+
+        Returns:
+            The queued CALLs (empty without a queue).
+        """
+        return [] if self._durable is None else self._durable.queued()

@@ -438,7 +438,12 @@ class ClientBase(SafeEmitter):
     # ------------------------------------------------------------------ CALLs we make
 
     def call_request(
-        self, action: str, payload: Mapping[str, Any] | None = None, *, timeout: float | None = None
+        self,
+        action: str,
+        payload: Mapping[str, Any] | None = None,
+        *,
+        timeout: float | None = None,
+        message_id: str | None = None,
     ) -> asyncio.Future[dict[str, Any]]:
         """Send a CALL; return a future of its CALLRESULT payload (ocpp-ts: ``callRequest``).
 
@@ -451,6 +456,9 @@ class ClientBase(SafeEmitter):
             payload: The request payload; ``None`` sends ``{}``.
             timeout: Seconds to wait for the answer, counted from this call;
                 ``call_timeout`` by default.
+            message_id: The CALL's message id; by default a fresh one. Give
+                the id of a CALL whose connection was lost to make it again:
+                the peer can tell that it may have processed it.
 
         Returns:
             A future that resolves with the CALLRESULT payload, or fails with
@@ -486,7 +494,9 @@ class ClientBase(SafeEmitter):
             # Take what the core had to send, so that what it sends now is this CALL alone.
             self._out.extend(protocol.data_to_send())
         try:
-            message_id = protocol.send_call(action, {} if payload is None else payload)
+            message_id = protocol.send_call(
+                action, {} if payload is None else payload, message_id=message_id
+            )
         except Ocpp16Error as exc:
             future.set_exception(exc)
             return future

@@ -10,7 +10,8 @@ backend can catch everything of ours with one ``except Ocpp16Error``::
     │   └── ValidationError          a payload broke its schema: .path, .keyword
     ├── ConnectionClosed             the WebSocket closed: .code, .reason
     ├── HandshakeError               Client.connect was refused: .status
-    └── ProtocolStateError           the sans-I/O core was used out of order
+    ├── ProtocolStateError           the sans-I/O core was used out of order
+    └── StoreError                   an offline queue's store is unusable: .path
 
 Third-party exceptions never leave the library as themselves: they are
 translated into this tree at the boundary where they arise, fastjsonschema's
@@ -36,6 +37,7 @@ __all__ = [
     "Ocpp16Error",
     "OcppError",
     "ProtocolStateError",
+    "StoreError",
     "ValidationError",
 ]
 
@@ -196,3 +198,20 @@ class ProtocolStateError(Ocpp16Error):
     For example: sending a CALL after the connection was marked closed, or
     answering a CALL that is not being handled.
     """
+
+
+class StoreError(Ocpp16Error):
+    """A charge point's offline queue (:mod:`ocpp16.store`) cannot be used.
+
+    Raised at start-up for a file that cannot be opened, is damaged, is not
+    an ocpp16 queue, is in use by another process, or was written by a newer
+    schema version; and when a change cannot be written. The message names
+    the file.
+
+    Attributes:
+        path: The store's file, or ``None`` for a store without one.
+    """
+
+    def __init__(self, message: str, path: str | None = None) -> None:
+        self.path = path
+        super().__init__(message)

@@ -56,9 +56,11 @@ def quick_report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 
 def test_quick_run_covers_every_scenario_and_implementation(quick_report: dict[str, Any]) -> None:
-    """A quick run measures all four scenarios for ocpp16, plain websockets and mobilityhouse."""
+    """A quick run measures the four scenarios of every implementation, and ocpp16's queue."""
     seen = {(s["scenario"], s["impl"]) for s in quick_report["summaries"]}
-    assert seen == {(scenario, impl) for scenario in SCENARIOS for impl in IMPLS}
+    assert seen == {(scenario, impl) for scenario in SCENARIOS for impl in IMPLS} | {
+        ("queue", "ocpp16")
+    }
 
 
 def test_quick_run_has_positive_rates_and_no_errors(quick_report: dict[str, Any]) -> None:
@@ -71,6 +73,8 @@ def test_quick_run_has_positive_rates_and_no_errors(quick_report: dict[str, Any]
             assert s["median_rate"] > 0, where
         elif s["scenario"] == "concurrency":
             assert s["median_seconds"] > 0, where
+        elif s["scenario"] == "queue":
+            assert s["median_plain_rate"] > 0 and s["median_sqlite_ratio"] > 0, where
         else:
             assert s["runs"][0]["opened"] == s["size"], where
             assert s["median_handshake_rate"] > 0, where
@@ -83,4 +87,5 @@ def test_quick_run_reports_machine_table_and_targets(quick_report: dict[str, Any
     assert machine["cpus"] >= 1 and machine["python"]
     assert {"ocpp16", "websockets", "ocpp"} <= set(machine["packages"])
     assert "**1. Sequential round trips**" in quick_report["markdown"]
+    assert "**5. The cost of queueing**" in quick_report["markdown"]
     assert {t["target"].split(":")[0] for t in quick_report["targets"]} == {"1", "2", "3", "4"}

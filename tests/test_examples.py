@@ -101,3 +101,25 @@ def test_security_profiles() -> None:
         "without a certificate: refused",
     ]
     assert "certificate of CP-3:" in out
+
+
+def test_durable_charge_point() -> None:
+    """The durable charge point charges through a central system restart and loses nothing."""
+    out = run("durable_charge_point.py", "--interval", "0.02").splitlines()
+    assert out[:4] == [
+        "central system: up",
+        "charge point: connected",
+        "charge point: boot Accepted",
+        "charge point: transaction 42 started",
+    ]
+    assert "charge point: connection closed (1001)" in out
+    assert "charge point: reconnecting" in out
+    assert out.index("central system: down") < out.index("central system: up again")
+    assert out.count("charge point: connected") == 2
+    assert out[-5:] == [
+        "charge point: transaction stopped, queue empty: True",
+        "charge point: connection closed (1000)",
+        "central system received: 1 StartTransaction, 10 MeterValues, 1 StopTransaction",
+        "meter values in order: True",
+        "transaction ids: [42]",
+    ]
