@@ -193,9 +193,9 @@ class Server(SafeEmitter):
             :class:`~ocpp16.errors.NotConnected` when ``cp_id`` is not connected,
             and with ``TypeError`` when ``cp_id`` is not a ``str``.
         """
-        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         # README "call_request": every failure arrives through the future, a
         # wrong argument's too, whether or not the charge point is connected.
+        failure: Exception
         try:
             if not isinstance(cp_id, str):
                 raise TypeError(
@@ -203,13 +203,15 @@ class Server(SafeEmitter):
                 )
             payload, timeout = check_call(action, payload, timeout)
         except (TypeError, ValueError) as exc:
-            future.set_exception(exc)
-            return future
-        connection = self._registry.get(cp_id)
-        if connection is None:
-            future.set_exception(NotConnected(cp_id))
-            return future
-        return connection.call_request(action, payload, timeout=timeout)
+            failure = exc
+        else:
+            connection = self._registry.get(cp_id)
+            if connection is not None:
+                return connection.call_request(action, payload, timeout=timeout)
+            failure = NotConnected(cp_id)
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        future.set_exception(failure)
+        return future
 
     async def __aenter__(self) -> Server:
         return self
