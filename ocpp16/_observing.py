@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
 
-__all__ = ["Hooks", "check", "notify"]
+__all__ = ["Hooks", "attached", "check", "detached", "notify"]
 
 
 @runtime_checkable
@@ -92,3 +92,16 @@ def notify(
             method(*args)
         except Exception as exc:
             report(exc, method)
+
+
+def attached(observers: tuple[Hooks, ...], observer: object) -> tuple[Hooks, ...]:
+    """Return ``observers`` with ``observer`` added once (checked to be an observer)."""
+    hooks = check(observer)
+    return observers if hooks in observers else (*observers, hooks)
+
+
+def detached(observers: tuple[Hooks, ...], observer: object, of: str) -> tuple[Hooks, ...]:
+    """Return ``observers`` without ``observer``; ``ValueError`` naming ``of`` if absent."""
+    if observer not in observers:
+        raise ValueError(f"{observer!r} does not observe {of}")
+    return tuple(o for o in observers if o is not observer)

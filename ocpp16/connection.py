@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from ocpp16._calls import CallFuture, Calls, check_call
 from ocpp16._dispatch import Dispatcher, describe
 from ocpp16._internals import SafeEmitter, listener_table
-from ocpp16._observing import Hooks, check, notify
+from ocpp16._observing import Hooks, attached, detached, notify
 from ocpp16._transport import Transport, TransportClosed
 from ocpp16.errors import ConnectionClosed, Ocpp16Error, OcppError, ValidationError
 from ocpp16.options import Options
@@ -217,9 +217,7 @@ class ClientBase(SafeEmitter):
         Raises:
             TypeError: ``observer`` is not an ``Observer`` (lacks its hooks).
         """
-        check(observer)
-        if observer not in self._observers:
-            self._observers = (*self._observers, observer)
+        self._observers = attached(self._observers, observer)
 
     def remove_observer(self, observer: Hooks) -> None:
         """Detach ``observer``: its hooks are no longer called for this connection.
@@ -230,9 +228,7 @@ class ClientBase(SafeEmitter):
         Raises:
             ValueError: ``observer`` is not attached.
         """
-        if observer not in self._observers:
-            raise ValueError(f"{observer!r} does not observe {self.cp_id}")
-        self._observers = tuple(o for o in self._observers if o is not observer)
+        self._observers = detached(self._observers, observer, self.cp_id)
 
     def _violation(self, action: str, kind: str, where: str, error: Exception) -> None:
         # Warn mode let a violation through: observers hear of it (the log already has).

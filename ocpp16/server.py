@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from ocpp16._calls import check_call
 from ocpp16._dispatch import ask
 from ocpp16._internals import SafeEmitter
-from ocpp16._observing import Hooks, check, notify
+from ocpp16._observing import Hooks, attached, detached, notify
 from ocpp16._ws_transport import WebSocketTransport
 from ocpp16.connection import ClientBase, Options
 from ocpp16.errors import NotConnected
@@ -402,9 +402,7 @@ class Server(SafeEmitter):
         Raises:
             TypeError: ``observer`` is not an ``Observer`` (lacks its hooks).
         """
-        check(observer)
-        if observer not in self._observers:
-            self._observers = (*self._observers, observer)
+        self._observers = attached(self._observers, observer)
 
     def remove_observer(self, observer: Hooks) -> None:
         """Stop ``observer``: new connections no longer get it, and the current ones drop it.
@@ -415,9 +413,7 @@ class Server(SafeEmitter):
         Raises:
             ValueError: ``observer`` is not attached to this server.
         """
-        if observer not in self._observers:
-            raise ValueError(f"{observer!r} does not observe this server")
-        self._observers = tuple(o for o in self._observers if o is not observer)
+        self._observers = detached(self._observers, observer, "this server")
         for client in list(self.clients.values()):
             if observer in client._observers:
                 client.remove_observer(observer)
