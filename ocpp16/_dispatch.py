@@ -13,6 +13,8 @@ cb)`` or ``fn(cp_id, handshake)``, plain or ``async``; see :func:`ask`.
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import enum
 import inspect
 import logging
 from collections.abc import Awaitable, Callable
@@ -29,6 +31,12 @@ if TYPE_CHECKING:
 __all__ = ["Dispatcher", "Owner", "ask"]
 
 Logger = logging.Logger | logging.LoggerAdapter[Any]
+
+# The incoming CALL whose coroutine handler runs in the current task (and in the
+# tasks it starts): a close() made there does not wait for that CALL's own reply.
+_HANDLING: contextvars.ContextVar[_IncomingCall | None] = contextvars.ContextVar(
+    "ocpp16_handling", default=None
+)
 
 
 def _takes_cb(handler: Callable[..., Any], arguments: int = 2) -> bool:
@@ -77,7 +85,16 @@ class Dispatcher:
             lets finish before it is done).
     """
 
-    __slots__ = ("_answer", "_arity", "_listeners", "_options", "_owner", "incoming", "tasks")
+    __slots__ = (
+        "_answer",
+        "_arity",
+        "_listeners",
+        "_options",
+        "_owner",
+        "_waiters",
+        "incoming",
+        "tasks",
+    )
 
     def __init__(self, owner: Owner, listeners: ListenerTable, options: Options) -> None:
         self._owner = owner
@@ -88,6 +105,8 @@ class Dispatcher:
         self.tasks: set[asyncio.Future[Any]] = set()
         # listener -> whether it takes cb; per connection, so that it dies with it.
         self._arity: dict[Callable[..., Any], bool] = {}
+        # Futures of those waiting for an entry of ``incoming`` to go (see changed()).
+        self._waiters: list[asyncio.Future[None]] = []
 
     @property
     def logger(self) -> Logger:
@@ -159,6 +178,7 @@ class Dispatcher:
     async def _await_handler(
         self, call: _IncomingCall, awaitable: Awaitable[Any], takes_cb: bool, listener: Any
     ) -> None:
+        _HANDLING.set(call)  # this task's own context: nothing to reset
         try:
             value = await awaitable
         except Exception as exc:
@@ -172,22 +192,76 @@ class Dispatcher:
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 
+    def changed(self) -> asyncio.Future[None]:
+        """Return a future that resolves when an incoming CALL next leaves :attr:`incoming`.
+
+        It leaves when it is answered, or when the connection is gone.
+        """
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        return waiter
+
+    def wake(self) -> None:
+        """Resolve the futures of :meth:`changed` now: something else the waiters watch changed."""
+        waiters, self._waiters = self._waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def own_call(self) -> object | None:
+        """This connection's incoming CALL whose coroutine handler runs the current task, if any.
+
+        A handler that closes its own connection must not wait for its own reply.
+        """
+        call = _HANDLING.get()
+        return call if call is not None and call._dispatcher is self else None
+
+    async def replied(self, deadline: float, own: object | None = None) -> None:
+        """Wait until every incoming CALL but ``own`` has left :attr:`incoming`.
+
+        Each leaves within ``handler_timeout`` of its arrival anyway (its reply,
+        or ``InternalError``), or at once when the connection is gone.
+
+        Args:
+            deadline: When to stop waiting, on the loop's clock.
+            own: An incoming CALL (from :meth:`own_call`) not to wait for.
+        """
+        loop = asyncio.get_running_loop()
+        incoming = self.incoming
+        while any(call is not own for call in incoming.values()):
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return
+            await asyncio.wait((self.changed(),), timeout=remaining)
+
     def abandon(self) -> None:
         """The connection is gone: no reply can be sent any more."""
         for call in self.incoming.values():
             call.abandon()
         self.incoming.clear()
+        if self._waiters:
+            self.wake()
 
-    async def drain(self) -> None:
-        """Give running handlers up to ``handler_timeout`` to finish, then cancel them.
+    async def drain(self, deadline: float | None = None) -> None:
+        """Give running handlers until ``deadline`` to finish, then cancel them.
 
         Their replies can no longer be sent, but their work (a database write,
         say) deserves its chance to complete.
+
+        Args:
+            deadline: When to cancel them, on the loop's clock; ``None``:
+                ``handler_timeout`` from now. A connection that ``close()``
+                drained passes the end of the drain, so that the whole close
+                stays within ``handler_timeout``.
         """
         if not self.tasks:
             return
         running = set(self.tasks)
-        _, still_running = await asyncio.wait(running, timeout=self._options.handler_timeout)
+        if deadline is None:
+            timeout = self._options.handler_timeout
+        else:
+            timeout = max(0.0, deadline - asyncio.get_running_loop().time())
+        _, still_running = await asyncio.wait(running, timeout=timeout)
         for task in still_running:
             task.cancel()
         if still_running:
@@ -198,33 +272,86 @@ class Dispatcher:
             await asyncio.wait(still_running)
 
 
+class _Reply(enum.Enum):
+    """Where an incoming CALL's reply stands.
+
+    Transitions: ``AWAITED → SENT`` (the first reply, handed to the connection),
+    ``AWAITED → LOST`` (the connection closed first), ``LOST → LATE`` (a
+    reply came after that; told once).
+    """
+
+    AWAITED = "awaited"
+    SENT = "sent"
+    LOST = "lost"
+    LATE = "late"
+
+
+_REPLY_TRANSITIONS: dict[_Reply, frozenset[_Reply]] = {
+    _Reply.AWAITED: frozenset({_Reply.SENT, _Reply.LOST}),
+    _Reply.SENT: frozenset(),
+    _Reply.LOST: frozenset({_Reply.LATE}),
+    _Reply.LATE: frozenset(),
+}
+
+
 class _IncomingCall:
     """One incoming CALL while its listeners run: the first reply wins."""
 
-    __slots__ = ("_dispatcher", "action", "answered", "message_id", "timer")
+    __slots__ = ("_dispatcher", "action", "message_id", "reply", "timer")
 
     def __init__(self, dispatcher: Dispatcher, message_id: str, action: str) -> None:
         self._dispatcher = dispatcher
         self.message_id = message_id
         self.action = action
-        self.answered = False
+        self.reply = _Reply.AWAITED
         self.timer: asyncio.TimerHandle | None = None
 
+    @property
+    def answered(self) -> bool:
+        """True once no reply is awaited any more: one was sent, or the connection is gone."""
+        return self.reply is not _Reply.AWAITED
+
+    def _move(self, new: _Reply) -> None:
+        if new not in _REPLY_TRANSITIONS[self.reply]:
+            raise RuntimeError(f"an incoming CALL's reply cannot go from {self.reply} to {new}")
+        self.reply = new
+
     def settle(self, reply: Any, source: object) -> None:
-        if self.answered:
-            self._dispatcher.logger.warning(
+        if self.reply is not _Reply.AWAITED:
+            self._drop(source)
+            return
+        self._move(_Reply.SENT)
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        dispatcher = self._dispatcher
+        dispatcher.incoming.pop(self.message_id, None)
+        if dispatcher._waiters:
+            dispatcher.wake()
+        dispatcher._answer(self.message_id, self.action, reply)
+
+    def _drop(self, source: object) -> None:
+        """A reply that cannot be sent: say why, truly."""
+        logger = self._dispatcher.logger
+        if self.reply is _Reply.SENT:
+            logger.warning(
                 "%s %r: a later reply from %s was dropped; the first reply wins",
                 self.action,
                 self.message_id,
                 _name(source),
             )
-            return
-        self.answered = True
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
-        self._dispatcher.incoming.pop(self.message_id, None)
-        self._dispatcher._answer(self.message_id, self.action, reply)
+        elif self.reply is _Reply.LOST:
+            # Once per CALL, and only at DEBUG: a connection that drops while
+            # many handlers run must not flood the log.
+            self._move(_Reply.LATE)
+            logger.debug(
+                "%s %r: the connection closed before the %s handler replied; "
+                "the reply from %s was not sent",
+                self.action,
+                self.message_id,
+                self.action,
+                _name(source),
+            )
 
     def cb(self, response: Any = None) -> None:
         """The ``cb`` handed to ``fn(request, cb)`` handlers."""
@@ -242,9 +369,10 @@ class _IncomingCall:
             self.settle(exc, listener)
             return
         self._dispatcher.logger.error(
-            "the %s handler %s raised; sending InternalError",
+            "the %s handler %s raised; %s",
             self.action,
             _name(listener),
+            "sending InternalError" if self.reply is _Reply.AWAITED else "no reply is sent",
             exc_info=exc,
         )
         self.settle(
@@ -269,7 +397,8 @@ class _IncomingCall:
 
     def abandon(self) -> None:
         """The connection is gone: no reply can be sent any more."""
-        self.answered = True
+        if self.reply is _Reply.AWAITED:
+            self._move(_Reply.LOST)
         if self.timer is not None:
             self.timer.cancel()
             self.timer = None

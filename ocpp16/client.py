@@ -151,7 +151,12 @@ class Client(ClientBase):
         self._emit_safe("connect")
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
-        """Close the connection with ``code`` (1000) and wait until it is closed.
+        """Close the connection with ``code`` (1000) once running handlers have replied.
+
+        As :meth:`ClientBase.close`: CALLs that arrive meanwhile get no handler
+        and no answer, the replies of running handlers go out within
+        ``handler_timeout``, then the close frame. Returns once the connection
+        is closed and its reader has finished.
 
         Args:
             code: The WebSocket close code.

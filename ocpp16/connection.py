@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ocpp16._calls import CallFuture, Calls
+from ocpp16._closing import Closing, Step
 from ocpp16._dispatch import Dispatcher
 from ocpp16._internals import SafeEmitter, listener_table
 from ocpp16._observing import Hooks, check, notify
@@ -108,6 +109,10 @@ class ClientBase(SafeEmitter):
         self._observers: tuple[Hooks, ...] = ()
         # While observed: when each incoming CALL arrived, by message id.
         self._received_at: dict[str, float] = {}
+        # The local close: the drain of close().
+        self._closing = Closing(self, self._dispatch)
+        # Resolved when the writing stops, for a drain waiting for its answers to go out.
+        self._sent_waiter: asyncio.Future[None] | None = None
 
     # ------------------------------------------------------------------ identity
 
@@ -251,6 +256,7 @@ class ClientBase(SafeEmitter):
         self._writing = False
         self._closed = asyncio.get_running_loop().create_future()
         self._close_code, self._close_reason = 1006, ""
+        self._closing.reset()
         if self._observers:
             self._notify("connect", self)
 
@@ -262,6 +268,7 @@ class ClientBase(SafeEmitter):
         raw_logger = self.logger.logger
         events = self._listeners
         handle = self._dispatch.handle
+        closing = self._closing
         on_event = self._on_event
         try:
             async for text in transport.frames():
@@ -284,7 +291,10 @@ class ClientBase(SafeEmitter):
                 try:
                     for event in protocol.receive_text(text):
                         if type(event) is CallReceived:  # the common case, without a call
-                            handle(event)
+                            if closing.step is Step.NONE:
+                                handle(event)
+                            else:
+                                closing.leave_unanswered(event)
                         else:
                             on_event(event)
                 except Exception as exc:  # a bug of ours in one frame must not end the connection
@@ -297,7 +307,9 @@ class ClientBase(SafeEmitter):
             self._report(exc)
         finally:
             await self._on_closed()
-            await self._dispatch.drain()
+            if closing.task is not None:
+                await asyncio.wait((closing.task,))
+            await self._dispatch.drain(closing.deadline)
 
     def _flush(self) -> None:
         """Hand every frame the core has produced to the transport, in order, now.
@@ -364,6 +376,8 @@ class ClientBase(SafeEmitter):
             out.clear()
         finally:
             self._writing = False
+            if self._sent_waiter is not None:
+                self._wake_sent()
 
     async def _finish_send(self, waiting: Awaitable[None]) -> None:
         """Finish a send that had to wait, then send what queued meanwhile."""
@@ -375,6 +389,31 @@ class ClientBase(SafeEmitter):
             self._writing = False
             self._writer = None
         self._flush()
+        if self._sent_waiter is not None and not self._writing:
+            self._wake_sent()
+
+    def _wake_sent(self) -> None:
+        waiter, self._sent_waiter = self._sent_waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def _sent_all(self, deadline: float) -> None:
+        """Wait until every frame queued here has been handed to the transport, or ``deadline``.
+
+        A frame handed over leaves before the close frame; one still queued
+        behind a send that waits (backpressure) would be lost by the close.
+        """
+        loop = asyncio.get_running_loop()
+        protocol = self._protocol
+        self._flush()
+        while (self._out or self._writing) and (
+            protocol is not None and protocol.state is not State.CLOSED
+        ):
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return
+            waiter = self._sent_waiter = loop.create_future()
+            await asyncio.wait((waiter,), timeout=remaining)
 
     async def _on_closed(self) -> None:
         transport, protocol = self._transport, self._protocol
@@ -395,6 +434,8 @@ class ClientBase(SafeEmitter):
         self._received_at.clear()
         if self._writer is not None:
             self._writer.cancel()
+        self._wake_sent()
+        self._closing.closed()
         if self._closed is not None and not self._closed.done():
             self._closed.set_result(None)
         self._emit_safe("close", self._close_code, self._close_reason)
@@ -402,20 +443,36 @@ class ClientBase(SafeEmitter):
             self._notify("close", self, self._close_code, self._close_reason)
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
-        """Close the connection and wait until it is closed.
+        """Close the connection once running handlers have replied; wait until it is closed.
 
-        Pending ``call_request`` futures fail with :class:`ConnectionClosed`.
+        From the call on, no CALL of ours is sent (``call_request`` fails with
+        :class:`ConnectionClosed`), and a CALL that arrives gets no handler and
+        no answer: the peer sends it again after reconnecting (README
+        "Closing"). The replies of the handlers still running go out, within
+        ``handler_timeout``; then the connection closes with ``code``. Pending
+        ``call_request`` futures fail with :class:`ConnectionClosed`. A handler
+        may close its own connection: its own reply is not waited for. A
+        second call waits for the first one's close.
 
         Args:
             code: The WebSocket close code (1000, normal closure).
             reason: The close reason.
         """
-        if self._transport is None or self._protocol is None:
-            return
-        self._protocol.start_closing()
-        await self._transport.close(code, reason)
+        self._start_close(code, reason, self._options.handler_timeout)
         if self._closed is not None:
             await asyncio.shield(self._closed)
+
+    def _start_close(self, code: int, reason: str, drain: float | None) -> None:
+        """Begin the close: no CALL of ours from now on; a task drains, then closes."""
+        transport, protocol = self._transport, self._protocol
+        if transport is None or protocol is None:
+            return
+        if self._closing.step is not Step.NONE or protocol.state is not State.OPEN:
+            return
+        protocol.start_closing()
+        # What a call_request made during the drain fails with.
+        self._close_code, self._close_reason = code, reason or "closing"
+        self._closing.begin(transport, code, reason, drain)
 
     async def wait_closed(self) -> None:
         """Wait until the connection is closed."""
@@ -534,9 +591,8 @@ class ClientBase(SafeEmitter):
         if self._bad_count > budget and protocol is not None and protocol.state is State.OPEN:
             # RFC 6455 §7.4.1: 1002, the endpoint is terminating for a protocol error.
             self.logger.warning("more than %d bad messages in a minute: closing", budget)
-            # ClientBase.close, not Client.close: that one awaits the read loop,
-            # which is what called us.
-            self._dispatch.spawn(ClientBase.close(self, 1002, "too many bad messages"))
+            # At once, without the drain of close(): the peer is not one to wait for.
+            self._start_close(1002, "too many bad messages", None)
 
     # ------------------------------------------------------------------ CALLs we receive
 
@@ -605,7 +661,10 @@ class ClientBase(SafeEmitter):
                     self._notify(
                         "call_received", self, event.message_id, event.action, event.payload, text
                     )
-                    self._dispatch.handle(event)
+                    if self._closing.step is Step.NONE:
+                        self._dispatch.handle(event)
+                    else:
+                        self._closing.leave_unanswered(event)
                     continue
                 if isinstance(event, CallResultReceived):
                     self._answer_received(event.message_id, "result", event.payload, text)

@@ -141,7 +141,7 @@ async def test_tcp_reset_mid_call(server: Server) -> None:
 
 
 async def test_server_close_while_handlers_run(caplog: pytest.LogCaptureFixture) -> None:
-    """server.close() fails the callers with 1001, lets handlers finish, cancels a hung one."""
+    """server.close() lets handlers answer, answers a hung one with InternalError, then 1001."""
     before = set(asyncio.all_tasks())
     handler_timeout = 0.5
     started = asyncio.Event()
@@ -175,8 +175,8 @@ async def test_server_close_while_handlers_run(caplog: pytest.LogCaptureFixture)
 
     async with serving(handler_timeout=handler_timeout) as server:
         server.on("connection", on_connection)
-        a, _ = await connect_pair(server, "A", call_concurrency=3)
-        b, _ = await connect_pair(server, "B")
+        a, a_peer = await connect_pair(server, "A", call_concurrency=3)
+        b, b_peer = await connect_pair(server, "B")
         closes = []
         for client in (a, b):
             closed, on_close = future_and_setter()
@@ -192,23 +192,27 @@ async def test_server_close_while_handlers_run(caplog: pytest.LogCaptureFixture)
 
         with caplog.at_level(logging.WARNING, logger="ocpp16"):
             closing = asyncio.create_task(server.close())
-            for future in futures:
-                with pytest.raises(ConnectionClosed) as info:
-                    async with asyncio.timeout(PROMPTLY):
-                        await future
-                assert info.value.code == 1001
-            for closed in closes:
-                assert (await wait(closed))[0] == 1001
-            assert not a.is_open and not b.is_open
-            # The connections are closed, the handlers still run, and close() waits for them.
+            await until(lambda: not a_peer.is_open and not b_peer.is_open)  # draining
+            # The charge points are still connected while the handlers run.
+            assert a.is_open and b.is_open
             assert not closing.done()
             assert finished == [] and cancelled == []
             release.set()
+            for n in (0, 1, 3):
+                assert await wait(futures[n]) == NOW
+            with pytest.raises(OcppError) as error:
+                await wait(futures[2])
+            assert error.value.code == "InternalError"  # handler_timeout, as ever
+            for closed in closes:
+                assert (await wait(closed))[0] == 1001
+            assert not a.is_open and not b.is_open
             async with asyncio.timeout(handler_timeout + PROMPTLY):
                 await closing
         assert finished == ["slow"] * 3
+        # The hung task is cancelled once the drain has ended.
         assert cancelled == ["hung"]
         assert "cancelled 1 handler(s) still running" in caplog.text
+        assert "first reply wins" not in caplog.text
         assert server.clients == {}
         await a.close()
         await b.close()
