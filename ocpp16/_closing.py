@@ -1,9 +1,10 @@
-"""A connection's close: the drain of ``close()``.
+"""A connection's close and its bound on incoming CALLs.
 
 ``close()`` drains (README "Closing"): from its call on, a CALL that arrives
 gets no handler and no answer, and the replies of the handlers still running
-go out within ``handler_timeout``; then the close frame. A :class:`Closing`
-holds that for one connection.
+go out within ``handler_timeout``; then the close frame. While
+``max_incoming_calls`` incoming CALLs await a reply, the read loop reads no
+further (backpressure). A :class:`Closing` holds both for one connection.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
+import sys
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
@@ -28,7 +30,8 @@ class Step(enum.Enum):
 
     Transitions: ``NONE → DRAINING`` (``close()`` began: CALLs that arrive get
     no handler; running handlers may still reply) and ``DRAINING → CLOSING``
-    (the close frame is on its way). A new connection starts again at ``NONE``.
+    (the close frame is on its way: what the peer still sends is consumed
+    unread). A new connection starts again at ``NONE``.
     """
 
     NONE = "none"
@@ -61,7 +64,7 @@ class Owner(Protocol):
 
 
 class Closing:
-    """One connection's close: the drain of ``close()``.
+    """One connection's close (the drain of ``close()``) and its bound on incoming CALLs.
 
     Args:
         owner: The connection.
@@ -69,6 +72,10 @@ class Closing:
 
     Attributes:
         step: How far the close has come.
+        read_limit: The read loop reads no further while this many incoming
+            CALLs await a reply; each CALL left unanswered while closing
+            takes a place until the connection closes, and once the close
+            frame is on its way it is -1 (read only to consume).
         deadline: When the drain ends, on the loop's clock; ``None`` when
             the connection was not drained.
         task: The task that drains and closes, once the close began.
@@ -79,6 +86,8 @@ class Closing:
         "_dispatch",
         "_owner",
         "deadline",
+        "held_logged",
+        "read_limit",
         "step",
         "task",
         "unanswered",
@@ -87,14 +96,20 @@ class Closing:
     def __init__(self, owner: Owner, dispatch: Dispatcher) -> None:
         self._owner = owner
         self._dispatch = dispatch
-        self.reset()
+        self.reset(None)
 
-    def reset(self) -> None:
-        """A new connection: nothing closing."""
+    def reset(self, max_incoming_calls: int | None) -> None:
+        """A new connection: nothing closing, nothing held.
+
+        Args:
+            max_incoming_calls: The bound on incoming CALLs awaiting a reply.
+        """
         self.step = Step.NONE
         self.task: asyncio.Task[None] | None = None
         self.deadline: float | None = None
+        self.read_limit = sys.maxsize if max_incoming_calls is None else max_incoming_calls
         self.unanswered = 0
+        self.held_logged = False
 
     def _move(self, new: Step) -> None:
         if new not in _TRANSITIONS[self.step]:
@@ -129,10 +144,38 @@ class Closing:
         except Exception as exc:  # a bug of ours must not keep the connection open
             owner._report(exc)
         self._move(Step.CLOSING)
+        self.read_limit = -1
+        dispatch.wake()  # a read loop held at max_incoming_calls goes on, to consume
         try:
             await transport.close(code, reason)
         except Exception as exc:
             owner._report(exc)
+
+    async def hold(self) -> bool:
+        """Read no further while ``read_limit`` incoming CALLs await a reply.
+
+        Not reading is the backpressure: websockets stops reading the socket
+        once its own small buffer is full, and then the peer's sends wait, so
+        a peer that floods costs bounded memory and a well-behaved one loses
+        nothing. Reading goes on when a handler replies.
+
+        Returns:
+            True when reading may go on; False once the close frame is on its way.
+        """
+        incoming = self._dispatch.incoming
+        if not self.held_logged and self.step is Step.NONE:
+            self.held_logged = True
+            self._owner.logger.warning(
+                "%d incoming CALLs await their handlers' replies (max_incoming_calls): "
+                "not reading until one is answered",
+                len(incoming),
+            )
+        # The step is read afresh after each wait: the close moves it meanwhile.
+        while self.step is not Step.CLOSING:
+            if len(incoming) < self.read_limit:
+                return True
+            await self._dispatch.changed()
+        return False
 
     def leave_unanswered(self, event: CallReceived) -> None:
         """A CALL that arrived after ``close()`` began: no handler runs, no answer is sent.
@@ -140,12 +183,14 @@ class Closing:
         A CALLERROR would count as a failed attempt of a transaction message,
         after which the charge point may give the message up (OCPP 1.6 §4.7);
         a CALL left unanswered on a connection that then closes is sent again
-        after the reconnect.
+        after the reconnect. It keeps a place of ``max_incoming_calls`` until
+        the connection closes, so that a flood during the drain stays bounded.
 
         Args:
             event: The CALL.
         """
         self.unanswered += 1
+        self.read_limit -= 1
         self._owner.logger.debug(
             "%s %r arrived while closing: no handler runs, no answer is sent",
             event.action,

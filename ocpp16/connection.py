@@ -109,7 +109,7 @@ class ClientBase(SafeEmitter):
         self._observers: tuple[Hooks, ...] = ()
         # While observed: when each incoming CALL arrived, by message id.
         self._received_at: dict[str, float] = {}
-        # The local close: the drain of close().
+        # The local close (the drain of close()) and max_incoming_calls.
         self._closing = Closing(self, self._dispatch)
         # Resolved when the writing stops, for a drain waiting for its answers to go out.
         self._sent_waiter: asyncio.Future[None] | None = None
@@ -256,7 +256,7 @@ class ClientBase(SafeEmitter):
         self._writing = False
         self._closed = asyncio.get_running_loop().create_future()
         self._close_code, self._close_reason = 1006, ""
-        self._closing.reset()
+        self._closing.reset(self._options.max_incoming_calls)
         if self._observers:
             self._notify("connect", self)
 
@@ -268,10 +268,12 @@ class ClientBase(SafeEmitter):
         raw_logger = self.logger.logger
         events = self._listeners
         handle = self._dispatch.handle
+        incoming = self._dispatch.incoming
         closing = self._closing
         on_event = self._on_event
+        frames = transport.frames()
         try:
-            async for text in transport.frames():
+            async for text in frames:
                 if raw_logger.isEnabledFor(logging.DEBUG):
                     self.logger.debug("< %s", text)
                 if isinstance(text, bytes):
@@ -280,29 +282,37 @@ class ClientBase(SafeEmitter):
                         text,
                         OcppError("FormationViolation", "binary frame: OCPP-J uses text frames"),
                     )
-                    continue
-                if "message" in events:
-                    self._emit_safe("message", "in", text)
-                if self._observers:
+                elif self._observers:
+                    if "message" in events:
+                        self._emit_safe("message", "in", text)
                     self._receive_observed(protocol, text)
                     if self._out and not self._writing:
                         await self._write(protocol)
-                    continue
-                try:
-                    for event in protocol.receive_text(text):
-                        if type(event) is CallReceived:  # the common case, without a call
-                            if closing.step is Step.NONE:
-                                handle(event)
+                else:
+                    if "message" in events:
+                        self._emit_safe("message", "in", text)
+                    try:
+                        for event in protocol.receive_text(text):
+                            if type(event) is CallReceived:  # the common case, without a call
+                                if closing.step is Step.NONE:
+                                    handle(event)
+                                else:
+                                    closing.leave_unanswered(event)
                             else:
-                                closing.leave_unanswered(event)
-                        else:
-                            on_event(event)
-                except Exception as exc:  # a bug of ours in one frame must not end the connection
-                    self._report(exc)
-                if protocol.has_data_to_send and not self._writing:
-                    # Answers this frame produced: awaited here, so that a peer
-                    # that stops reading also stops being read (backpressure).
-                    await self._write(protocol)
+                                on_event(event)
+                    except Exception as exc:
+                        # A bug of ours in one frame must not end the connection.
+                        self._report(exc)
+                    if protocol.has_data_to_send and not self._writing:
+                        # Answers this frame produced: awaited here, so that a peer
+                        # that stops reading also stops being read (backpressure).
+                        await self._write(protocol)
+                if len(incoming) >= closing.read_limit and not await closing.hold():
+                    # The close frame is on its way: consume what the peer still
+                    # sends, unread, so that the transport sees the peer's close.
+                    async for _ in frames:
+                        pass
+                    break
         except Exception as exc:  # nor take the process down
             self._report(exc)
         finally:

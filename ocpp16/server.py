@@ -84,9 +84,9 @@ class Server(SafeEmitter):
             subclass of it.
         **options: The connection options of :class:`~ocpp16.connection.Options`
             (``call_timeout``, ``handler_timeout``, ``call_concurrency``,
-            ``validation``, ``validation_overrides``, ``ping_interval``,
-            ``ping_timeout``, ``max_message_size``, ``message_id_factory``,
-            ``logger``), applied to each connection.
+            ``max_incoming_calls``, ``validation``, ``validation_overrides``,
+            ``ping_interval``, ``ping_timeout``, ``max_message_size``,
+            ``message_id_factory``, ``logger``), applied to each connection.
 
     Attributes:
         clients: The connected charge points by id.
