@@ -156,12 +156,15 @@ class Client(ClientBase):
         As :meth:`ClientBase.close`: CALLs that arrive meanwhile get no handler
         and no answer, the replies of running handlers go out within
         ``handler_timeout``, then the close frame. Returns once the connection
-        is closed and its reader has finished.
+        is closed and its reader has finished (in a handler of this client,
+        once the connection is closed).
 
         Args:
             code: The WebSocket close code.
             reason: The close reason.
         """
         await super().close(code, reason)
-        if self._reader is not None:
+        # A handler that closes its own client must not wait for the reader,
+        # which waits for the handlers, itself included.
+        if self._reader is not None and asyncio.current_task() not in self._dispatch.tasks:
             await self._reader

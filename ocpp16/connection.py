@@ -460,9 +460,9 @@ class ClientBase(SafeEmitter):
         no answer: the peer sends it again after reconnecting (README
         "Closing"). The replies of the handlers still running go out, within
         ``handler_timeout``; then the connection closes with ``code``. Pending
-        ``call_request`` futures fail with :class:`ConnectionClosed`. A handler
-        may close its own connection: its own reply is not waited for. A
-        second call waits for the first one's close.
+        ``call_request`` futures fail with :class:`ConnectionClosed`. A coroutine
+        handler may close its own connection: its own reply is not waited for.
+        A second call waits for the first one's close.
 
         Args:
             code: The WebSocket close code (1000, normal closure).

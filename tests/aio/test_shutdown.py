@@ -217,6 +217,27 @@ async def test_a_handler_may_close_its_own_connection() -> None:
         await client.close()
 
 
+async def test_a_client_handler_may_close_its_own_client() -> None:
+    """A Client's handler that awaits client.close() returns once closed, without a stall."""
+    async with await listening() as server:
+        client, peer = await connect_pair(server, handler_timeout=3 * TIMEOUT)
+        closed_in_handler = asyncio.Event()
+
+        async def reboot(request: dict[str, Any]) -> dict[str, Any]:
+            await client.close(1000, "rebooting")
+            closed_in_handler.set()
+            return ACCEPTED
+
+        client.on("Reset", reboot)
+        closed, on_close = future_and_setter()
+        peer.on("close", on_close)
+        with pytest.raises(ConnectionClosed):
+            await wait(peer.call_request("Reset", {"type": "Hard"}))
+        assert await wait(closed) == (1000, "rebooting")
+        await wait(closed_in_handler.wait())
+        await wait(client.close())
+
+
 async def test_a_reply_after_the_connection_is_gone_is_logged_once_at_debug(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
