@@ -17,6 +17,7 @@ cb)`` or ``fn(cp_id, handshake)``, plain or ``async``; see :func:`ask`.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import enum
 import functools
 import inspect
@@ -43,6 +44,12 @@ ANY = "*"
 # What a listener takes besides its leading arguments, read once from its signature.
 _CB = 1  # cb, as its last positional argument
 _CALL = 2  # the Call, as the keyword-only argument ``call``
+
+# The incoming CALL whose coroutine handler runs in the current task (and in the
+# tasks it starts): a close() made there does not wait for that CALL's own reply.
+_HANDLING: contextvars.ContextVar[Call | None] = contextvars.ContextVar(
+    "ocpp16_handling", default=None
+)
 
 
 def _takes_cb(handler: Callable[..., Any], arguments: int = 2) -> bool:
@@ -138,7 +145,16 @@ class Dispatcher:
             lets finish before it is done).
     """
 
-    __slots__ = ("_answer", "_arity", "_listeners", "_options", "_owner", "incoming", "tasks")
+    __slots__ = (
+        "_answer",
+        "_arity",
+        "_listeners",
+        "_options",
+        "_owner",
+        "_waiters",
+        "incoming",
+        "tasks",
+    )
 
     def __init__(self, owner: Owner, listeners: ListenerTable, options: Options) -> None:
         self._owner = owner
@@ -150,6 +166,8 @@ class Dispatcher:
         # listener -> what it takes (cb, call); per connection, so that it dies with it.
         # A catch-all listener's entry is keyed (ANY, listener): it takes the action first.
         self._arity: dict[Any, int] = {}
+        # Futures of those waiting for an entry of ``incoming`` to go (see changed()).
+        self._waiters: list[asyncio.Future[None]] = []
 
     @property
     def logger(self) -> Logger:
@@ -254,6 +272,7 @@ class Dispatcher:
     async def _await_handler(
         self, call: Call, awaitable: Awaitable[Any], mode: int, listener: Any
     ) -> None:
+        _HANDLING.set(call)  # this task's own context: nothing to reset
         try:
             value = await awaitable
         except Exception as exc:
@@ -267,22 +286,77 @@ class Dispatcher:
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 
+    def changed(self) -> asyncio.Future[None]:
+        """Return a future that resolves when an incoming CALL next leaves :attr:`incoming`.
+
+        It leaves when it is answered, or when the connection is gone.
+        """
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        return waiter
+
+    def wake(self) -> None:
+        """Resolve the futures of :meth:`changed` now: something else the waiters watch changed."""
+        waiters, self._waiters = self._waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def own_call(self) -> Call | None:
+        """This connection's incoming CALL whose coroutine handler runs the current task, if any.
+
+        A handler that closes its own connection must not wait for its own reply.
+        """
+        call = _HANDLING.get()
+        return call if call is not None and call._dispatcher is self else None
+
+    async def replied(self, deadline: float, own: Call | None = None) -> None:
+        """Wait until every incoming CALL but ``own`` has left :attr:`incoming`.
+
+        Each leaves within ``handler_timeout`` of its arrival anyway (its reply,
+        or ``InternalError``), or at once when the connection is gone.
+
+        Args:
+            deadline: When to stop waiting, on the loop's clock.
+            own: An incoming CALL (from :meth:`own_call`) not to wait for.
+        """
+        loop = asyncio.get_running_loop()
+        incoming = self.incoming
+        # ``own``, while it still waits, is the one entry not waited for (O(1) per wake).
+        while len(incoming) > (own is not None and incoming.get(own.message_id) is own):
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return
+            await asyncio.wait((self.changed(),), timeout=remaining)
+
     def abandon(self) -> None:
         """The connection is gone: no reply can be sent any more."""
         for call in self.incoming.values():
             call._abandon()
         self.incoming.clear()
+        if self._waiters:
+            self.wake()
 
-    async def drain(self) -> None:
-        """Give running handlers up to ``handler_timeout`` to finish, then cancel them.
+    async def drain(self, deadline: float | None = None) -> None:
+        """Give running handlers until ``deadline`` to finish, then cancel them.
 
         Their replies can no longer be sent, but their work (a database write,
         say) deserves its chance to complete.
+
+        Args:
+            deadline: When to cancel them, on the loop's clock; ``None``:
+                ``handler_timeout`` from now. A connection that ``close()``
+                drained passes the end of the drain, so that the whole close
+                stays within ``handler_timeout``.
         """
         if not self.tasks:
             return
         running = set(self.tasks)
-        _, still_running = await asyncio.wait(running, timeout=self._options.handler_timeout)
+        if deadline is None:
+            timeout = self._options.handler_timeout
+        else:
+            timeout = max(0.0, deadline - asyncio.get_running_loop().time())
+        _, still_running = await asyncio.wait(running, timeout=timeout)
         for task in still_running:
             task.cancel()
         if still_running:
@@ -302,6 +376,8 @@ class _CallState(enum.Enum):
     """A reply was given (by a listener, or ``InternalError`` for a failure or a timeout)."""
     ABANDONED = "abandoned"
     """The connection closed before a reply: none can be sent any more."""
+    LATE = "late"
+    """Abandoned, and a reply came after that (told once, at DEBUG)."""
 
 
 class Call:
@@ -375,22 +451,36 @@ class Call:
 
     def _settle(self, reply: Any, source: object) -> None:
         """Send ``reply`` if it is the first; ``source`` gave it (for the log)."""
-        if self._state is not _CallState.RUNNING:
-            self._dispatcher.logger.warning(
-                "%s %r: a later reply from %s was dropped; %s",
-                self.action,
-                self.message_id,
-                describe(source),
-                "the first reply wins"
-                if self._state is _CallState.ANSWERED
-                else "the connection had closed",
-            )
+        state = self._state
+        if state is not _CallState.RUNNING:
+            if state is _CallState.ANSWERED:
+                self._dispatcher.logger.warning(
+                    "%s %r: a later reply from %s was dropped; the first reply wins",
+                    self.action,
+                    self.message_id,
+                    describe(source),
+                )
+            elif state is _CallState.ABANDONED:
+                # Once per CALL, and only at DEBUG: a connection that drops while
+                # many handlers run must not flood the log.
+                self._state = _CallState.LATE
+                self._dispatcher.logger.debug(
+                    "%s %r: the connection closed before the %s handler replied; "
+                    "the reply from %s was not sent",
+                    self.action,
+                    self.message_id,
+                    self.action,
+                    describe(source),
+                )
             return
         self._state = _CallState.ANSWERED
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        self._dispatcher.incoming.pop(self.message_id, None)
+        dispatcher = self._dispatcher
+        dispatcher.incoming.pop(self.message_id, None)
+        if dispatcher._waiters:
+            dispatcher.wake()
         # A reply through cb (or the timeout's) names the listeners that ran.
         handler = self._listeners if isinstance(source, str) else source
         self._dispatcher._answer(self.message_id, self.action, reply, True, handler)
@@ -418,9 +508,10 @@ class Call:
             self._settle(exc, listener)
             return
         self._dispatcher.logger.error(
-            "the %s handler %s raised; sending InternalError",
+            "the %s handler %s raised; %s",
             self.action,
             describe(listener),
+            "sending InternalError" if self._state is _CallState.RUNNING else "no reply is sent",
             exc_info=exc,
         )
         self._settle(

@@ -232,7 +232,13 @@ class Client(ClientBase):
         self._emit_safe("connect")
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
-        """Close the connection with ``code`` (1000) and wait until it is closed.
+        """Close the connection with ``code`` (1000) once running handlers have replied.
+
+        As :meth:`ClientBase.close`: CALLs that arrive meanwhile get no handler
+        and no answer, the replies of running handlers go out within
+        ``handler_timeout``, then the close frame. Returns once the connection
+        is closed and its reader has finished (in a handler of this client,
+        once the connection is closed).
 
         Args:
             code: The WebSocket close code.
@@ -243,7 +249,9 @@ class Client(ClientBase):
             await self._durable.close(code, reason)
             return
         await super().close(code, reason)
-        if self._reader is not None:
+        # A handler that closes its own client must not wait for the reader,
+        # which waits for the handlers, itself included.
+        if self._reader is not None and asyncio.current_task() not in self._dispatch.tasks:
             await self._reader
 
     def call_request(

@@ -21,8 +21,10 @@ from collections.abc import Awaitable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ocpp16._calls import CallFuture, Calls, check_call
+from ocpp16._closing import Closing, Step
 from ocpp16._dispatch import Dispatcher, describe
 from ocpp16._internals import SafeEmitter, listener_table
+from ocpp16._observed import Observed
 from ocpp16._observing import Hooks, attached, detached, notify
 from ocpp16._transport import Transport, TransportClosed
 from ocpp16.errors import ConnectionClosed, Ocpp16Error, OcppError, ValidationError
@@ -33,7 +35,6 @@ from ocpp16.protocol import (
     CallReceived,
     CallResultReceived,
     MessageIgnored,
-    MessageType,
     Protocol,
     Role,
     State,
@@ -55,7 +56,7 @@ class _CpLogger(logging.LoggerAdapter):  # type: ignore[type-arg]
         return f"[{cp_id}] {msg}", kwargs
 
 
-class ClientBase(SafeEmitter):
+class ClientBase(SafeEmitter, Observed):
     """One OCPP-J connection: the charge point's ``Client`` or a central system's peer.
 
     Listen for actions with ``on("BootNotification", handler)``, and for every
@@ -115,6 +116,10 @@ class ClientBase(SafeEmitter):
         self._observers: tuple[Hooks, ...] = ()
         # While observed: when each incoming CALL arrived, by message id.
         self._received_at: dict[str, float] = {}
+        # The local close (the drain of close()) and max_incoming_calls.
+        self._closing = Closing(self, self._dispatch)
+        # Resolved when the writing stops, for a drain waiting for its answers to go out.
+        self._sent_waiter: asyncio.Future[None] | None = None
 
     # ------------------------------------------------------------------ identity
 
@@ -260,6 +265,7 @@ class ClientBase(SafeEmitter):
         self._writing = False
         self._closed = asyncio.get_running_loop().create_future()
         self._close_code, self._close_reason = 1006, ""
+        self._closing.reset(self._options.max_incoming_calls)
         if self._observers:
             self._notify("connect", self)
 
@@ -271,9 +277,12 @@ class ClientBase(SafeEmitter):
         raw_logger = self.logger.logger
         events = self._listeners
         handle = self._dispatch.handle
+        incoming = self._dispatch.incoming
+        closing = self._closing
         on_event = self._on_event
+        frames = transport.frames()
         try:
-            async for text in transport.frames():
+            async for text in frames:
                 if raw_logger.isEnabledFor(logging.DEBUG):
                     self.logger.debug("< %s", text)
                 if isinstance(text, bytes):
@@ -282,31 +291,44 @@ class ClientBase(SafeEmitter):
                         text,
                         OcppError("FormationViolation", "binary frame: OCPP-J uses text frames"),
                     )
-                    continue
-                if "message" in events:
-                    self._emit_safe("message", "in", text)
-                if self._observers:
+                elif self._observers:
+                    if "message" in events:
+                        self._emit_safe("message", "in", text)
                     self._receive_observed(protocol, text)
                     if self._out and not self._writing:
                         await self._write(protocol)
-                    continue
-                try:
-                    for event in protocol.receive_text(text):
-                        if type(event) is CallReceived:  # the common case, without a call
-                            handle(event)
-                        else:
-                            on_event(event)
-                except Exception as exc:  # a bug of ours in one frame must not end the connection
-                    self._report(exc)
-                if protocol.has_data_to_send and not self._writing:
-                    # Answers this frame produced: awaited here, so that a peer
-                    # that stops reading also stops being read (backpressure).
-                    await self._write(protocol)
+                else:
+                    if "message" in events:
+                        self._emit_safe("message", "in", text)
+                    try:
+                        for event in protocol.receive_text(text):
+                            if type(event) is CallReceived:  # the common case, without a call
+                                if closing.step is Step.NONE:
+                                    handle(event)
+                                else:
+                                    closing.leave_unanswered(event)
+                            else:
+                                on_event(event)
+                    except Exception as exc:
+                        # A bug of ours in one frame must not end the connection.
+                        self._report(exc)
+                    if protocol.has_data_to_send and not self._writing:
+                        # Answers this frame produced: awaited here, so that a peer
+                        # that stops reading also stops being read (backpressure).
+                        await self._write(protocol)
+                if len(incoming) >= closing.read_limit and not await closing.hold():
+                    # The close frame is on its way: consume what the peer still
+                    # sends, unread, so that the transport sees the peer's close.
+                    async for _ in frames:
+                        pass
+                    break
         except Exception as exc:  # nor take the process down
             self._report(exc)
         finally:
             await self._on_closed()
-            await self._dispatch.drain()
+            if closing.task is not None:
+                await asyncio.wait((closing.task,))
+            await self._dispatch.drain(closing.deadline)
 
     def _flush(self) -> None:
         """Hand every frame the core has produced to the transport, in order, now.
@@ -373,6 +395,8 @@ class ClientBase(SafeEmitter):
             out.clear()
         finally:
             self._writing = False
+            if self._sent_waiter is not None:
+                self._wake_sent()
 
     async def _finish_send(self, waiting: Awaitable[None]) -> None:
         """Finish a send that had to wait, then send what queued meanwhile."""
@@ -384,6 +408,31 @@ class ClientBase(SafeEmitter):
             self._writing = False
             self._writer = None
         self._flush()
+        if self._sent_waiter is not None and not self._writing:
+            self._wake_sent()
+
+    def _wake_sent(self) -> None:
+        waiter, self._sent_waiter = self._sent_waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def _sent_all(self, deadline: float) -> None:
+        """Wait until every frame queued here has been handed to the transport, or ``deadline``.
+
+        A frame handed over leaves before the close frame; one still queued
+        behind a send that waits (backpressure) would be lost by the close.
+        """
+        loop = asyncio.get_running_loop()
+        protocol = self._protocol
+        self._flush()
+        while (self._out or self._writing) and (
+            protocol is not None and protocol.state is not State.CLOSED
+        ):
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return
+            waiter = self._sent_waiter = loop.create_future()
+            await asyncio.wait((waiter,), timeout=remaining)
 
     async def _on_closed(self) -> None:
         transport, protocol = self._transport, self._protocol
@@ -404,6 +453,8 @@ class ClientBase(SafeEmitter):
         self._received_at.clear()
         if self._writer is not None:
             self._writer.cancel()
+        self._wake_sent()
+        self._closing.closed()
         if self._closed is not None and not self._closed.done():
             self._closed.set_result(None)
         self._emit_safe("close", self._close_code, self._close_reason)
@@ -411,20 +462,36 @@ class ClientBase(SafeEmitter):
             self._notify("close", self, self._close_code, self._close_reason)
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
-        """Close the connection and wait until it is closed.
+        """Close the connection once running handlers have replied; wait until it is closed.
 
-        Pending ``call_request`` futures fail with :class:`ConnectionClosed`.
+        From the call on, no CALL of ours is sent (``call_request`` fails with
+        :class:`ConnectionClosed`), and a CALL that arrives gets no handler and
+        no answer: the peer sends it again after reconnecting (README
+        "Closing"). The replies of the handlers still running go out, within
+        ``handler_timeout``; then the connection closes with ``code``. Pending
+        ``call_request`` futures fail with :class:`ConnectionClosed`. A coroutine
+        handler may close its own connection: its own reply is not waited for.
+        A second call waits for the first one's close.
 
         Args:
             code: The WebSocket close code (1000, normal closure).
             reason: The close reason.
         """
-        if self._transport is None or self._protocol is None:
-            return
-        self._protocol.start_closing()
-        await self._transport.close(code, reason)
+        self._start_close(code, reason, self._options.handler_timeout)
         if self._closed is not None:
             await asyncio.shield(self._closed)
+
+    def _start_close(self, code: int, reason: str, drain: float | None) -> None:
+        """Begin the close: no CALL of ours from now on; a task drains, then closes."""
+        transport, protocol = self._transport, self._protocol
+        if transport is None or protocol is None:
+            return
+        if self._closing.step is not Step.NONE or protocol.state is not State.OPEN:
+            return
+        protocol.start_closing()
+        # What a call_request made during the drain fails with.
+        self._close_code, self._close_reason = code, reason or "closing"
+        self._closing.begin(transport, code, reason, drain)
 
     async def wait_closed(self) -> None:
         """Wait until the connection is closed."""
@@ -567,9 +634,8 @@ class ClientBase(SafeEmitter):
         if self._bad_count > budget and protocol is not None and protocol.state is State.OPEN:
             # RFC 6455 §7.4.1: 1002, the endpoint is terminating for a protocol error.
             self.logger.warning("more than %d bad messages in a minute: closing", budget)
-            # ClientBase.close, not Client.close: that one awaits the read loop,
-            # which is what called us.
-            self._dispatch.spawn(ClientBase.close(self, 1002, "too many bad messages"))
+            # At once, without the drain of close(): the peer is not one to wait for.
+            self._start_close(1002, "too many bad messages", None)
 
     # ------------------------------------------------------------------ CALLs we receive
 
@@ -620,96 +686,6 @@ class ClientBase(SafeEmitter):
         if flush:
             self._flush()
 
-    # ------------------------------------------------------------------ observed frames
-    #
-    # While observers watch, the connection takes the core's output right after
-    # each operation (data_to_send), so that it knows which frames that
-    # operation produced: the CALL of send_call when the core wrote it at once,
-    # the queued CALLs that an answer, a timeout or a cancel let go, the
-    # CALLERROR the core answered a refused CALL with.
-
-    def _receive_observed(self, protocol: Protocol, text: str) -> None:
-        """The read loop's work for one text frame while observers watch."""
-        out = self._out
-        if protocol.has_data_to_send:
-            out.extend(protocol.data_to_send())
-        try:
-            events = protocol.receive_text(text)
-            produced = protocol.data_to_send() if protocol.has_data_to_send else []
-            out.extend(produced)
-            refused = ""
-            for event in events:
-                if isinstance(event, CallReceived):
-                    self._received_at[event.message_id] = asyncio.get_running_loop().time()
-                    self._notify(
-                        "call_received", self, event.message_id, event.action, event.payload, text
-                    )
-                    self._dispatch.handle(event)
-                    continue
-                if isinstance(event, CallResultReceived):
-                    self._answer_received(event.message_id, "result", event.payload, text)
-                elif isinstance(event, CallErrorReceived):
-                    self._answer_received(event.message_id, event.error.code, event.error, text)
-                elif isinstance(event, MessageIgnored):
-                    self._notify("ignored", self, text, event.reason)
-                elif event.message_id is not None:  # a CALL the core refused and answered
-                    refused = _action_named(text)
-                self._on_event(event)
-            if produced:
-                self._wrote(produced, refused)
-        except Exception as exc:  # a bug of ours in one frame must not end the connection
-            self._report(exc)
-
-    def _answer_received(
-        self, message_id: str, outcome: str, value: dict[str, Any] | OcppError, frame: str
-    ) -> None:
-        future = self._calls.futures.get(message_id)
-        sent_at = getattr(future, "sent_at", None)
-        if future is not None and sent_at is not None:
-            seconds = asyncio.get_running_loop().time() - sent_at
-            self._notify(
-                "answer_received", self, message_id, future.action, outcome, seconds, value, frame
-            )
-
-    def _call_ended(
-        self, future: CallFuture, outcome: str, error: BaseException | None = None
-    ) -> None:
-        """A CALL ended without an answer (timeout, closed, cancelled): tell the observers."""
-        sent_at = getattr(future, "sent_at", None) if self._observers else None
-        if sent_at is not None:
-            seconds = asyncio.get_running_loop().time() - sent_at
-            value = error if error is not None else asyncio.CancelledError()
-            self._notify(
-                "answer_received",
-                self,
-                future.message_id,
-                future.action,
-                outcome,
-                seconds,
-                value,
-                None,
-            )
-
-    def _wrote(self, frames: list[str], refused: str = "") -> None:
-        """Tell of frames the core wrote on its own: queued CALLs let go, or a refusal.
-
-        Args:
-            frames: The frames, already in the outgoing queue.
-            refused: The action named by the CALL the core refused, if any.
-        """
-        now = asyncio.get_running_loop().time()
-        for text in frames:
-            frame = json.loads(text)
-            if frame[0] == MessageType.CALL:
-                future = self._calls.futures.get(frame[1])
-                if future is not None:
-                    future.sent_at = now
-                    self._notify("call_sent", self, frame[1], frame[2], frame[3], text)
-            elif frame[0] == MessageType.CALLERROR:
-                # OCPP-J 1.6 §4.2.3: [4, id, errorCode, errorDescription, errorDetails]
-                error = OcppError(frame[2], frame[3], frame[4])
-                self._notify("answer_sent", self, frame[1], refused, frame[2], 0.0, error, text)
-
     def _answered(self, message_id: str, action: str, reply: Any) -> None:
         """The core has the answer to an incoming CALL: queue it, tell the observers."""
         protocol = self._protocol
@@ -724,17 +700,6 @@ class ClientBase(SafeEmitter):
         outcome = json.loads(text)[2] if isinstance(reply, OcppError) else "result"
         seconds = asyncio.get_running_loop().time() - received_at
         self._notify("answer_sent", self, message_id, action, outcome, seconds, reply, text)
-
-
-def _action_named(text: str) -> str:
-    """The action a refused CALL frame named, or ``""`` when it named none."""
-    try:
-        frame = json.loads(text)
-    except (ValueError, RecursionError):
-        return ""
-    if isinstance(frame, list) and len(frame) > 2 and isinstance(frame[2], str):
-        return frame[2]
-    return ""
 
 
 def _handler_name(handler: object) -> str:

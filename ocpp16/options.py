@@ -22,6 +22,11 @@ class Options:
         call_timeout: Seconds a ``call_request`` waits for its answer (30).
         handler_timeout: Seconds a handler has to reply before ``InternalError`` is sent (30).
         call_concurrency: CALLs outstanding at once per connection (1, OCPP-J 1.6 §4.1.1).
+        max_incoming_calls: Incoming CALLs per connection that may await their
+            handlers' replies at once (32); with that many waiting, the
+            connection stops reading the peer until one is answered
+            (backpressure: nothing is dropped). CALLs a plain function answers
+            at once never count. ``None`` sets no bound.
         validation: ``"strict"`` (default), ``"warn"`` or ``"off"``.
         validation_overrides: Action → mode, over ``validation``.
         ping_interval: Seconds between WebSocket pings; ``None`` disables them (20).
@@ -45,6 +50,7 @@ class Options:
         "handler_timeout",
         "handshake_timeout",
         "logger",
+        "max_incoming_calls",
         "max_message_size",
         "message_id_factory",
         "ping_interval",
@@ -69,6 +75,7 @@ class Options:
         bad_message_budget: int | None = None,
         handshake_timeout: float | None = 10.0,
         close_timeout: float | None = 10.0,
+        max_incoming_calls: int | None = 32,
     ) -> None:
         for name, value in (("call_timeout", call_timeout), ("handler_timeout", handler_timeout)):
             if not isinstance(value, int | float) or value <= 0:
@@ -76,6 +83,13 @@ class Options:
         if not isinstance(call_concurrency, int) or call_concurrency < 1:
             raise ValueError(
                 f"call_concurrency must be an int of at least 1, not {call_concurrency!r}"
+            )
+        if max_incoming_calls is not None and (
+            not isinstance(max_incoming_calls, int) or max_incoming_calls < 1
+        ):
+            raise ValueError(
+                "max_incoming_calls must be an int of at least 1 or None, "
+                f"not {max_incoming_calls!r}"
             )
         for name, seconds in (("ping_interval", ping_interval), ("ping_timeout", ping_timeout)):
             if seconds is not None and (not isinstance(seconds, int | float) or seconds <= 0):
@@ -108,6 +122,7 @@ class Options:
         self.call_timeout = float(call_timeout)
         self.handler_timeout = float(handler_timeout)
         self.call_concurrency = call_concurrency
+        self.max_incoming_calls = max_incoming_calls
         self.validation: Mode = check_mode(validation)
         self.validation_overrides: dict[str, Mode] = {
             action: check_mode(mode) for action, mode in (validation_overrides or {}).items()

@@ -88,9 +88,9 @@ class Server(SafeEmitter):
             subclass of it.
         **options: The connection options of :class:`~ocpp16.connection.Options`
             (``call_timeout``, ``handler_timeout``, ``call_concurrency``,
-            ``validation``, ``validation_overrides``, ``ping_interval``,
-            ``ping_timeout``, ``max_message_size``, ``message_id_factory``,
-            ``logger``), applied to each connection.
+            ``max_incoming_calls``, ``validation``, ``validation_overrides``,
+            ``ping_interval``, ``ping_timeout``, ``max_message_size``,
+            ``message_id_factory``, ``logger``), applied to each connection.
 
     Attributes:
         clients: The connected charge points by id.
@@ -127,6 +127,9 @@ class Server(SafeEmitter):
         self._closed = asyncio.Event()
         self._closing = False
         self._tasks: set[asyncio.Task[None]] = set()
+        # Every connection being served, registered or not (one being
+        # replaced, one not yet claimed): close() drains them all.
+        self._connections: set[ClientBase] = set()
 
     @property
     def registry(self) -> Registry:
@@ -282,13 +285,29 @@ class Server(SafeEmitter):
         await self._closed.wait()
 
     async def close(self) -> None:
-        """Stop accepting, close every connection with 1001, and wait for them."""
+        """Stop accepting, drain every connection, close each with 1001, and wait for them.
+
+        The listening sockets close at once (a handshake still under way gets
+        HTTP 503). Each connection then closes as :meth:`ClientBase.close`
+        does: CALLs that arrive get no handler and no answer, the replies of
+        running handlers go out within ``handler_timeout``, then the close
+        frame (1001, going away).
+        """
         if self._ws_server is None or self._closing:
             await self._closed.wait()
             return
         self._closing = True
         ws_server = self._ws_server
-        ws_server.close(close_connections=True)
+        # Stop accepting; closing the connections is ours, after their drain.
+        ws_server.close(close_connections=False)
+        connections = list(self._connections)
+        if connections:
+            results = await asyncio.gather(
+                *(connection.close(1001) for connection in connections), return_exceptions=True
+            )
+            for result in results:
+                if isinstance(result, Exception):
+                    self._report(result)
         await ws_server.wait_closed()
         self._ws_server = None
         self._closed.set()
@@ -420,12 +439,24 @@ class Server(SafeEmitter):
 
     async def _handler(self, ws: ServerConnection) -> None:
         handshake = self._handshakes.pop(ws)
+        if self._closing:
+            # Its handshake completed as close() began: it is not served.
+            await ws.close(1001)
+            return
         client = self._connection_factory(
             handshake.cp_id, role=Role.CENTRAL_SYSTEM, options=self.options
         )
         client._observers = self._observers
         client.session = handshake.session
         client._attach(WebSocketTransport(ws, handshake))
+        # Before any await, so that a close() from now on drains it too.
+        self._connections.add(client)
+        try:
+            await self._serve(client, handshake)
+        finally:
+            self._connections.discard(client)
+
+    async def _serve(self, client: ClientBase, handshake: Handshake) -> None:
         previous = await self._registry.claim(client)
         if previous is not None:
             # A charger that reconnects while its stale socket lingers: the new one wins.

@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 import trustme
 from rich.console import Console
+from websockets.asyncio.client import connect as ws_connect
 
 from ocpp16 import Client, HandshakeError, OcppError
 from ocpp16._cli.central import (
@@ -284,7 +285,7 @@ async def test_operator_commands_send_calls() -> None:
 
 
 async def test_operator_command_failures_are_told() -> None:
-    """A CALL whose answer breaks its schema (strict) or whose connection closes is told."""
+    """A CALL whose answer breaks its schema (strict), or whose connection closes under it, is told."""
     reader = asyncio.StreamReader()
     async with serving(commands=reader, validation="strict") as served:
         # A short handler_timeout: closing waits that long for the handler that never answers.
@@ -309,10 +310,17 @@ async def test_operator_command_failures_are_told() -> None:
             "ClearCache",
         }
         await wait(client.call_request("Heartbeat", {}))
+        # The close drains: the hung handler's InternalError goes out before it.
         await client.close()
+        # A bare peer that closes (1000) while a CALL to it awaits its answer.
+        async with ws_connect(f"{served.url}/CP2", subprotocols=["ocpp1.6"]) as ws:  # type: ignore[list-item]
+            reader.feed_data(b"CP2 ClearCache\n")
+            assert json.loads(await wait(ws.recv()))[2] == "ClearCache"
+        await until(lambda: "CP2 ClearCache: " in served.err.getvalue())
     told = served.err.getvalue()
     assert "CP1 GetLocalListVersion: the answer breaks its schema:" in told
-    assert "CP1 ClearCache: " in told and "1000" in told  # the connection closed under it
+    assert any("ClearCache" in line and "InternalError" in line for line in served.lines())
+    assert "CP2 ClearCache: " in told and "1000" in told  # the connection closed under it
 
 
 # ---------------------------------------------------------------------- passwords
