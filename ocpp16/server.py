@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from ocpp16._dispatch import ask
 from ocpp16._internals import SafeEmitter
 from ocpp16._observing import Hooks, check, notify
+from ocpp16._transport import Transport
 from ocpp16._ws_transport import WebSocketTransport
 from ocpp16.connection import ClientBase, Options
 from ocpp16.errors import NotConnected
@@ -123,6 +124,8 @@ class Server(SafeEmitter):
         self._closed = asyncio.Event()
         self._closing = False
         self._tasks: set[asyncio.Task[None]] = set()
+        # Connections served by _open (no outside server holds them), with their tasks.
+        self._served: dict[ClientBase, asyncio.Task[None]] = {}
 
     @property
     def registry(self) -> Registry:
@@ -264,14 +267,24 @@ class Server(SafeEmitter):
         await self._closed.wait()
 
     async def close(self) -> None:
-        """Stop accepting, close every connection with 1001, and wait for them."""
-        if self._ws_server is None or self._closing:
+        """Stop accepting, close every connection with 1001 (in memory too), and wait for them."""
+        if self._closing:
             await self._closed.wait()
             return
         self._closing = True
         ws_server = self._ws_server
-        ws_server.close(close_connections=True)
-        await ws_server.wait_closed()
+        if ws_server is not None:
+            ws_server.close(close_connections=True)
+        # The connections of _open (in memory) get the same 1001; a server that
+        # never listened has only these, and closes at once without any.
+        while self._served:
+            served = list(self._served.items())
+            await asyncio.gather(*(client.close(1001) for client, _ in served))
+            await asyncio.gather(*(task for _, task in served))
+            for client, _ in served:
+                self._served.pop(client, None)
+        if ws_server is not None:
+            await ws_server.wait_closed()
         self._ws_server = None
         self._closed.set()
         self._emit_safe("close")
@@ -398,11 +411,34 @@ class Server(SafeEmitter):
 
     async def _handler(self, ws: ServerConnection) -> None:
         handshake = self._handshakes.pop(ws)
+        client = await self._accept(WebSocketTransport(ws, handshake), handshake)
+        await self._serve(client)
+
+    # ------------------------------------------------------------------ the transport seam
+    #
+    # Every transport reaches a connection through the same two steps, once
+    # _decide has accepted its handshake: _accept (the connection factory, the
+    # observers, the registry's claim, "connection"), then _serve (the read
+    # loop, then the registry's release). websockets runs them in its handler;
+    # a transport that no outside server holds (the in-memory pair of
+    # ocpp16.testing) goes through _open, which serves it in a task that
+    # close() ends with 1001 like the others.
+
+    async def _accept(self, transport: Transport, handshake: Handshake) -> ClientBase:
+        """Make the connection of an accepted handshake, register it and announce it.
+
+        Args:
+            transport: The open transport.
+            handshake: What ``_decide`` accepted.
+
+        Returns:
+            The connection, attached and announced, not yet reading.
+        """
         client = self._connection_factory(
             handshake.cp_id, role=Role.CENTRAL_SYSTEM, options=self.options
         )
         client._observers = self._observers
-        client._attach(WebSocketTransport(ws, handshake))
+        client._attach(transport)
         previous = await self._registry.claim(client)
         if previous is not None:
             # A charger that reconnects while its stale socket lingers: the new one wins.
@@ -412,7 +448,35 @@ class Server(SafeEmitter):
             task.add_done_callback(self._tasks.discard)
         self.logger.info("%r connected from %s", handshake.cp_id, handshake.remote_address)
         self._emit_safe("connection", client)
+        return client
+
+    async def _serve(self, client: ClientBase) -> None:
+        """Read an accepted connection until it closes, then release its id."""
         try:
             await client._run()
         finally:
             await self._registry.release(client)
+
+    async def _open(self, transport: Transport, handshake: Handshake) -> ClientBase:
+        """Accept a connection that no outside server holds, and serve it in a task.
+
+        Args:
+            transport: The open transport (such as one end of an in-memory pair).
+            handshake: What ``_decide`` accepted.
+
+        Returns:
+            The connection, announced and reading.
+
+        Raises:
+            ConnectionRefusedError: The server is closed or closing.
+        """
+        if self._closing:
+            raise ConnectionRefusedError("the server is closed")
+        client = await self._accept(transport, handshake)
+        task = asyncio.create_task(self._serve(client))
+        self._served[client] = task
+        task.add_done_callback(lambda _: self._served.pop(client, None))
+        if self._closing:
+            # close() began while the registry claimed it: it gets close()'s 1001 too.
+            await client.close(1001)
+        return client
