@@ -21,6 +21,8 @@ PUBLIC_MODULES = [
     "ocpp16.handshake",
     "ocpp16.registry",
     "ocpp16.chargepoint",
+    "ocpp16.testing",
+    "ocpp16.testing.pytest_plugin",
 ]
 
 
