@@ -14,8 +14,10 @@ Public modules: :mod:`ocpp16.errors` (the exception tree), :mod:`ocpp16.protocol
 :mod:`ocpp16.registry` (which charge points a server holds),
 :mod:`ocpp16.chargepoint` (a charge point's session: reconnecting, booting,
 heartbeats, configuration keys), :mod:`ocpp16.store` (where a charge point
-keeps the CALLs it must not lose) and :mod:`ocpp16.observer` (structured hooks
-into connections).
+keeps the CALLs it must not lose), :mod:`ocpp16.observer` (structured hooks
+into connections) and :mod:`ocpp16.testing` (a ``Server`` and a ``Client``
+connected in memory, and pytest fixtures, to test handlers without sockets;
+imported on demand).
 """
 
 from ocpp16 import schemas, security, types

@@ -1,5 +1,8 @@
 """A connected pair of in-memory transports, over asyncio queues (for tests).
 
+Its public face is :mod:`ocpp16.testing`, which runs a ``Server`` and a
+``Client`` over a pair.
+
 What one end sends, the other reads, in order; closing either end closes both
 with the same code and reason, as a WebSocket closing handshake does.
 """
@@ -26,7 +29,7 @@ class MemoryTransport(Transport):
         handshake: What :attr:`handshake` returns.
     """
 
-    def __init__(self, name: str, handshake: Handshake | None = None) -> None:
+    def __init__(self, name: Any, handshake: Handshake | None = None) -> None:
         self.name = name
         self.peer: MemoryTransport | None = None
         self.ping_interval: float | None = None
@@ -91,16 +94,23 @@ class MemoryTransport(Transport):
 
 def memory_pair(
     handshake: Handshake | None = None,
+    *,
+    charge_point_address: Any = "charge-point",
+    central_system_address: Any = "central-system",
 ) -> tuple[MemoryTransport, MemoryTransport]:
     """Return two connected ends: the charge point's and the central system's.
 
     Args:
         handshake: What the central system's end reports as its handshake.
+        charge_point_address: The charge point's address, as the central
+            system's end reports it (``remote_address``).
+        central_system_address: The central system's address, as the charge
+            point's end reports it.
 
     Returns:
         ``(charge_point_end, central_system_end)``.
     """
-    charge_point, central = MemoryTransport("charge-point"), MemoryTransport("central-system")
-    central._handshake = handshake
+    charge_point = MemoryTransport(charge_point_address)
+    central = MemoryTransport(central_system_address, handshake)
     charge_point.peer, central.peer = central, charge_point
     return charge_point, central

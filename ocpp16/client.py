@@ -9,6 +9,7 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ocpp16._durable import durable_for
+from ocpp16._transport import Transport
 from ocpp16._ws_transport import WebSocketTransport
 from ocpp16.connection import ClientBase, Options
 from ocpp16.errors import HandshakeError
@@ -186,10 +187,7 @@ class Client(ClientBase):
                 "security profile 3 authenticates by certificate: pass connect(ssl=...) with "
                 "the charge point's certificate (ocpp16.security.client_ssl_context(certfile=...))"
             )
-        all_headers = dict(headers) if headers else {}
-        if self._password is not None:
-            # Security white paper profiles 1 and 2: Basic auth, user name = id.
-            all_headers["Authorization"] = basic_auth_header(self.cp_id, self._password)
+        all_headers = self._handshake_headers(headers)
         opts = self._options
         kwargs: dict[str, Any] = {}
         if ssl is not None:
@@ -226,7 +224,23 @@ class Client(ClientBase):
                 f"{target} did not agree on the subprotocol {SUBPROTOCOL} "
                 f"(it answered {ws.subprotocol!r})"
             )
-        self._attach(WebSocketTransport(ws))
+        self._start(WebSocketTransport(ws), target)
+
+    # The transport seam: connect() opens a websockets connection and hands it
+    # to _start; another transport (the in-memory pair of ocpp16.testing) does
+    # the same with its own, so everything above the wire is shared.
+
+    def _handshake_headers(self, headers: Mapping[str, str] | None) -> dict[str, str]:
+        """The opening handshake's HTTP headers: ``headers`` and the Basic auth, if any."""
+        all_headers = dict(headers) if headers else {}
+        if self._password is not None:
+            # Security white paper profiles 1 and 2: Basic auth, user name = id.
+            all_headers["Authorization"] = basic_auth_header(self.cp_id, self._password)
+        return all_headers
+
+    def _start(self, transport: Transport, target: str) -> None:
+        """Run over an open transport: attach it, start reading, announce ``"connect"``."""
+        self._attach(transport)
         self._reader = asyncio.create_task(self._run())
         self.logger.info("connected to %s", target)
         self._emit_safe("connect")

@@ -21,6 +21,7 @@ from ocpp16._calls import check_call
 from ocpp16._dispatch import ask
 from ocpp16._internals import SafeEmitter
 from ocpp16._observing import Hooks, attached, detached, notify
+from ocpp16._transport import Transport
 from ocpp16._ws_transport import WebSocketTransport
 from ocpp16.connection import ClientBase, Options
 from ocpp16.errors import NotConnected
@@ -130,6 +131,8 @@ class Server(SafeEmitter):
         # Every connection being served, registered or not (one being
         # replaced, one not yet claimed): close() drains them all.
         self._connections: set[ClientBase] = set()
+        # Connections served by _open (no outside server holds them), with their tasks.
+        self._served: dict[ClientBase, asyncio.Task[None]] = {}
 
     @property
     def registry(self) -> Registry:
@@ -291,15 +294,17 @@ class Server(SafeEmitter):
         HTTP 503). Each connection then closes as :meth:`ClientBase.close`
         does: CALLs that arrive get no handler and no answer, the replies of
         running handlers go out within ``handler_timeout``, then the close
-        frame (1001, going away).
+        frame (1001, going away). In-memory connections (``ocpp16.testing``)
+        close alike; a server that never listened and holds none closes at once.
         """
-        if self._ws_server is None or self._closing:
+        if self._closing:
             await self._closed.wait()
             return
         self._closing = True
         ws_server = self._ws_server
-        # Stop accepting; closing the connections is ours, after their drain.
-        ws_server.close(close_connections=False)
+        if ws_server is not None:
+            # Stop accepting; closing the connections is ours, after their drain.
+            ws_server.close(close_connections=False)
         connections = list(self._connections)
         if connections:
             results = await asyncio.gather(
@@ -308,7 +313,11 @@ class Server(SafeEmitter):
             for result in results:
                 if isinstance(result, Exception):
                     self._report(result)
-        await ws_server.wait_closed()
+        served = list(self._served.values())
+        if served:
+            await asyncio.gather(*served, return_exceptions=True)
+        if ws_server is not None:
+            await ws_server.wait_closed()
         self._ws_server = None
         self._closed.set()
         self._emit_safe("close")
@@ -443,21 +452,43 @@ class Server(SafeEmitter):
             # Its handshake completed as close() began: it is not served.
             await ws.close(1001)
             return
+        client = await self._accept(WebSocketTransport(ws, handshake), handshake)
+        await self._serve(client)
+
+    # ------------------------------------------------------------------ the transport seam
+    #
+    # Every transport reaches a connection through the same two steps, once
+    # _decide has accepted its handshake: _accept (the connection factory, the
+    # observers, the registry's claim, "connection"), then _serve (the read
+    # loop, then the registry's release). websockets runs them in its handler;
+    # a transport that no outside server holds (the in-memory pair of
+    # ocpp16.testing) goes through _open, which serves it in a task that
+    # close() ends with 1001 like the others.
+
+    async def _accept(self, transport: Transport, handshake: Handshake) -> ClientBase:
+        """Make the connection of an accepted handshake, register it and announce it.
+
+        Args:
+            transport: The open transport.
+            handshake: What ``_decide`` accepted.
+
+        Returns:
+            The connection, attached and announced, not yet reading.
+        """
         client = self._connection_factory(
             handshake.cp_id, role=Role.CENTRAL_SYSTEM, options=self.options
         )
         client._observers = self._observers
         client.session = handshake.session
-        client._attach(WebSocketTransport(ws, handshake))
-        # Before any await, so that a close() from now on drains it too.
-        self._connections.add(client)
-        try:
-            await self._serve(client, handshake)
-        finally:
-            self._connections.discard(client)
-
-    async def _serve(self, client: ClientBase, handshake: Handshake) -> None:
+        client._attach(transport)
         previous = await self._registry.claim(client)
+        # After the claim, before any other await: a close() from now on drains it too.
+        self._connections.add(client)
+        if self._closing:
+            # close() began while the registry claimed it: it gets close()'s 1001 too,
+            # straight from its transport (its read loop, which ends at once, has not
+            # started, and close() did not see it).
+            await transport.close(1001)
         if previous is not None:
             # A charger that reconnects while its stale socket lingers: the new one wins.
             self.logger.info("%r reconnected; closing its previous connection", handshake.cp_id)
@@ -466,7 +497,33 @@ class Server(SafeEmitter):
             task.add_done_callback(self._tasks.discard)
         self.logger.info("%r connected from %s", handshake.cp_id, handshake.remote_address)
         self._emit_safe("connection", client)
+        return client
+
+    async def _serve(self, client: ClientBase) -> None:
+        """Read an accepted connection until it closes, then release its id."""
         try:
             await client._run()
         finally:
+            self._connections.discard(client)
             await self._registry.release(client)
+
+    async def _open(self, transport: Transport, handshake: Handshake) -> ClientBase:
+        """Accept a connection that no outside server holds, and serve it in a task.
+
+        Args:
+            transport: The open transport (such as one end of an in-memory pair).
+            handshake: What ``_decide`` accepted.
+
+        Returns:
+            The connection, announced and reading.
+
+        Raises:
+            ConnectionRefusedError: The server is closed or closing.
+        """
+        if self._closing:
+            raise ConnectionRefusedError("the server is closed")
+        client = await self._accept(transport, handshake)
+        task = asyncio.create_task(self._serve(client))
+        self._served[client] = task
+        task.add_done_callback(lambda _: self._served.pop(client, None))
+        return client

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -123,3 +124,25 @@ def test_durable_charge_point() -> None:
         "meter values in order: True",
         "transaction ids: [42]",
     ]
+
+
+def test_testing_your_handlers() -> None:
+    """The README's example test file passes under pytest, in pytest-asyncio's strict mode."""
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-o",
+            "asyncio_mode=strict",
+            str(EXAMPLES / "test_my_central_system.py"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert re.search(r"\b5 passed\b", done.stdout), done.stdout

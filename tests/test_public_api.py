@@ -22,6 +22,8 @@ PUBLIC_MODULES = [
     "ocpp16.registry",
     "ocpp16.chargepoint",
     "ocpp16.store",
+    "ocpp16.testing",
+    "ocpp16.testing.pytest_plugin",
 ]
 
 
