@@ -512,4 +512,3 @@ async def test_a_durable_client_is_refused_with_a_reason() -> None:
             pass
     assert dict(server.clients) == {}
     await server.close()
-
