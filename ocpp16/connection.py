@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 from ocpp16._calls import CallFuture, Calls
 from ocpp16._dispatch import Dispatcher
-from ocpp16._internals import SafeEmitter, listener_table
+from ocpp16._internals import listener_table
+from ocpp16._listeners import CheckedEmitter
 from ocpp16._observing import Hooks, check, notify
 from ocpp16._transport import Transport, TransportClosed
 from ocpp16.errors import ConnectionClosed, Ocpp16Error, OcppError, ValidationError
@@ -55,7 +56,7 @@ class _CpLogger(logging.LoggerAdapter):  # type: ignore[type-arg]
         return f"[{cp_id}] {msg}", kwargs
 
 
-class ClientBase(SafeEmitter):
+class ClientBase(CheckedEmitter):
     """One OCPP-J connection: the charge point's ``Client`` or a central system's peer.
 
     Listen for actions with ``on("BootNotification", handler)``; make CALLs with
