@@ -13,8 +13,9 @@ Public modules: :mod:`ocpp16.errors` (the exception tree), :mod:`ocpp16.protocol
 :mod:`ocpp16.handshake` (the opening handshake, sans I/O),
 :mod:`ocpp16.registry` (which charge points a server holds),
 :mod:`ocpp16.chargepoint` (a charge point's session: reconnecting, booting,
-heartbeats, configuration keys) and :mod:`ocpp16.observer` (structured hooks
-into connections).
+heartbeats, configuration keys), :mod:`ocpp16.observer` (structured hooks
+into connections) and :mod:`ocpp16.handlers` (the types of handlers and of their
+``cb``, for type checkers).
 """
 
 from ocpp16 import schemas, security, types
@@ -40,8 +41,10 @@ from ocpp16.errors import (
     ProtocolStateError,
     ValidationError,
 )
+from ocpp16.handlers import CallbackHandler, Handler, Reply
 from ocpp16.handshake import Handshake, Refusal
 from ocpp16.observer import Observer
+from ocpp16.options import OptionKeywords
 from ocpp16.registry import LocalRegistry, Registry
 from ocpp16.schemas import Action
 from ocpp16.server import Server
@@ -51,12 +54,14 @@ __all__ = [
     "STANDARD_KEYS",
     "Action",
     "CallTimeout",
+    "CallbackHandler",
     "ChargePointSession",
     "Client",
     "ClientBase",
     "Configuration",
     "ConfigurationKey",
     "ConnectionClosed",
+    "Handler",
     "Handshake",
     "HandshakeError",
     "KeyType",
@@ -65,11 +70,13 @@ __all__ = [
     "Observer",
     "Ocpp16Error",
     "OcppError",
+    "OptionKeywords",
     "Options",
     "ProtocolStateError",
     "Reconnect",
     "Refusal",
     "Registry",
+    "Reply",
     "Server",
     "SessionState",
     "ValidationError",

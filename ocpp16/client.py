@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import ssl as _ssl
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Unpack
 
 from ocpp16._ws_transport import WebSocketTransport
 from ocpp16.connection import ClientBase, Options
 from ocpp16.errors import HandshakeError
 from ocpp16.handshake import SUBPROTOCOL, basic_auth_header, url_for
+from ocpp16.options import OptionKeywords
 from ocpp16.protocol import Role
 from ocpp16.security import SECURITY_PROFILES
 
@@ -32,7 +33,8 @@ class Client(ClientBase):
         security_profile: 0 (none, the default), or the OCPP 1.6-J security
             profile 1, 2 or 3 that ``connect`` must meet: 1 and 2 need a
             password, 2 and 3 a ``wss://`` URL, 3 an ``ssl`` context.
-        **options: The options of :class:`~ocpp16.connection.Options`.
+        **options: The options of :class:`~ocpp16.connection.Options`, typed by
+            :class:`~ocpp16.options.OptionKeywords`.
     """
 
     def __init__(
@@ -41,7 +43,7 @@ class Client(ClientBase):
         *,
         password: bytes | str | None = None,
         security_profile: int = 0,
-        **options: Any,
+        **options: Unpack[OptionKeywords],
     ) -> None:
         if not isinstance(cp_id, str) or not cp_id:
             raise ValueError(f"the charge point id must be a non-empty string, not {cp_id!r}")

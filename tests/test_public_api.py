@@ -21,6 +21,7 @@ PUBLIC_MODULES = [
     "ocpp16.handshake",
     "ocpp16.registry",
     "ocpp16.chargepoint",
+    "ocpp16.handlers",
 ]
 
 

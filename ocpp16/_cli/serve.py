@@ -12,6 +12,7 @@ from typing import Any, Literal, TextIO
 from rich.console import Console
 
 from ocpp16 import (
+    Action,
     CallTimeout,
     ClientBase,
     ConnectionClosed,
@@ -230,7 +231,7 @@ def command(
     if connection is None:
         connected = ", ".join(sorted(server.clients)) or "none"
         return f"{cp_id} is not connected (connected: {connected})"
-    future = connection.call_request(action, payload)
+    future = connection.call_request(Action(action), payload)
     if future.done() and future.exception() is not None:
         # Refused before it was sent: strict validation of the request.
         return f"{cp_id} {action} not sent: {future.exception()}"
