@@ -424,32 +424,38 @@ def render_registry() -> str:
 # --------------------------------------------------------------------------------------
 
 
+# The keyword-only parameters of call_request, after ``*``, as the methods have them.
+CALL_KEYWORDS = ("timeout: float | None = None",)
+
+
 def _overload(
-    leading: Sequence[str], action: str, payload: str, result: str, indent: str, ignore: str = ""
+    around: tuple[Sequence[str], Sequence[str]],
+    action: str,
+    payload: str,
+    result: str,
+    indent: str,
+    ignore: str = "",
 ) -> list[str]:
     """One ``@overload`` of ``call_request``, laid out as ruff format lays it out.
 
-    ``ignore`` is a comment for the ``def`` line (a ``type: ignore``), or empty.
+    ``around`` holds the parameters before ``action`` (``Server``'s ``cp_id``) and
+    the keyword-only ones; ``ignore`` is a comment for the ``def`` line, or empty.
     """
     annotation = f"action: {action}"
     if len(f"{indent}{INDENT}{annotation},") > LINE_LENGTH:
         # Too long for one line: ruff format splits inside the brackets.
         head, _, inner = action.partition("[")
         annotation = f"action: {head}[\n{indent}{INDENT * 2}{inner[:-1]}\n{indent}{INDENT}]"
-    parameters = [
-        "self",
-        *leading,
-        annotation,
-        f"payload: {payload}",
-        "*",
-        "timeout: float | None = None",
-    ]
+    leading, keywords = around
+    parameters = ["self", *leading, annotation, f"payload: {payload}", "*", *keywords]
     head = f"{indent}def call_request(" + (f"  # {ignore}" if ignore else "")
     lines = _exploded(head, [f"{indent}{p}" for p in parameters], "")
     return [f"{indent}@overload", *lines[:-1], f"{indent}) -> {result}: ..."]
 
 
-def _typed_calls_class(name: str, summary: str, leading: Sequence[str], see: str) -> list[str]:
+def _typed_calls_class(
+    name: str, summary: str, around: tuple[Sequence[str], Sequence[str]], see: str
+) -> list[str]:
     """A class whose only member, for type checkers alone, is the overloaded ``call_request``."""
     indent = INDENT * 2
     out = [f"class {name}:", f'{INDENT}"""{summary}"""', "", f"{INDENT}__slots__ = ()", ""]
@@ -462,18 +468,19 @@ def _typed_calls_class(name: str, summary: str, leading: Sequence[str], see: str
         # Without a payload, mypy finds that this overload may overlap the Action
         # one below; no call matches both (mypy never takes an Action for a literal).
         ignore = "type: ignore[overload-overlap]" if optional else ""
-        out += _overload(leading, literal, payload, result, indent, ignore)
+        out += _overload(around, literal, payload, result, indent, ignore)
     # An action known only at run time: an Action (Action(name)), any mapping. Not a
     # str: a str overload would also take a literal action with a misspelt key.
     dynamic = "Mapping[str, Any] | None = None"
-    out += _overload(leading, "Action", dynamic, "asyncio.Future[dict[str, Any]]", indent)
+    out += _overload(around, "Action", dynamic, "asyncio.Future[dict[str, Any]]", indent)
+    leading, keywords = around
     parameters = [
         "self",
         *leading,
         "action: str",
         "payload: Mapping[str, Any] | None = None",
         "*",
-        "timeout: float | None = None",
+        *keywords,
     ]
     out += _exploded(
         f"{indent}def call_request(",
@@ -522,14 +529,14 @@ def render_typed_calls() -> str:
     out += _typed_calls_class(
         "TypedCalls",
         "The typed ``call_request`` of a connection: ``ClientBase`` and ``Client``.",
-        [],
+        ([], CALL_KEYWORDS),
         ":meth:`ClientBase.call_request`",
     )
     out += ["", ""]
     out += _typed_calls_class(
         "TypedServerCalls",
         "The typed ``call_request`` of a ``Server``: the charge point's id first.",
-        ["cp_id: str"],
+        (["cp_id: str"], CALL_KEYWORDS),
         ":meth:`Server.call_request`",
     )
     return "\n".join(out) + "\n"
