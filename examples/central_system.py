@@ -12,8 +12,8 @@ import argparse
 import asyncio
 from datetime import UTC, datetime
 
-from ocpp16 import ClientBase, Server, schemas
-from ocpp16.types import BootNotificationRequest
+from ocpp16 import ClientBase, Reply, Server, schemas
+from ocpp16.types import BootNotificationRequest, BootNotificationResponse
 
 
 async def main(port: int, host: str, once: bool) -> None:
@@ -33,7 +33,7 @@ async def main(port: int, host: str, once: bool) -> None:
         client.on("close", on_close)
 
         @client.on(schemas.BootNotification.title)  # == "BootNotification"
-        def on_boot(request: BootNotificationRequest, cb) -> None:  # type: ignore[no-untyped-def]
+        def on_boot(request: BootNotificationRequest, cb: Reply[BootNotificationResponse]) -> None:
             print(f"BootNotification from {request['chargePointVendor']}", flush=True)
             cb(
                 {

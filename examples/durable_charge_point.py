@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ocpp16 import Client, ClientBase, Reconnect, Server
+from ocpp16 import Action, Client, ClientBase, Reconnect, Server
 
 METER_VALUES = 10
 DOWN_AT, UP_AT = 3, 7  # the central system is down while these MeterValues are made
@@ -97,7 +97,7 @@ async def main(store: Path, interval: float) -> None:
         "StartTransaction",
         {"connectorId": 1, "idTag": "TAG-0001", "meterStart": energy, "timestamp": now()},
     )
-    sent = []
+    sent: list[asyncio.Future[Any]] = []
     for n in range(METER_VALUES):
         if n == DOWN_AT:
             await asyncio.gather(tx, *sent)  # nothing in flight when it goes down
@@ -110,8 +110,10 @@ async def main(store: Path, interval: float) -> None:
         energy += 250
         # A MeterValues of a transaction is queued: stored before call_request returns.
         sent.append(
+            # A payload that names a future goes with an Action member (its
+            # TypedDict types transactionId as an int).
             client.call_request(
-                "MeterValues",
+                Action.MeterValues,
                 {
                     "connectorId": 1,
                     "transactionId": tx,  # the StartTransaction's future: its id when sent
@@ -121,7 +123,7 @@ async def main(store: Path, interval: float) -> None:
         )
         await asyncio.sleep(interval)  # charging
     stop = client.call_request(
-        "StopTransaction", {"transactionId": tx, "meterStop": energy, "timestamp": now()}
+        Action.StopTransaction, {"transactionId": tx, "meterStop": energy, "timestamp": now()}
     )
     await asyncio.gather(*sent, stop)
     print("charge point: transaction stopped, queue empty:", client.queued() == [], flush=True)

@@ -42,8 +42,9 @@ def create_server() -> Server:
 
         @client.on("Authorize")
         def authorize(request: AuthorizeRequest) -> AuthorizeResponse:
-            status = "Accepted" if request["idTag"] in VALID_ID_TAGS else "Invalid"
-            return {"idTagInfo": {"status": status}}
+            if request["idTag"] in VALID_ID_TAGS:
+                return {"idTagInfo": {"status": "Accepted"}}
+            return {"idTagInfo": {"status": "Invalid"}}
 
     return server
 

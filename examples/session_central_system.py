@@ -23,6 +23,7 @@ from ocpp16.types import (
     BootNotificationRequest,
     BootNotificationResponse,
     MeterValuesRequest,
+    MeterValuesResponse,
     StartTransactionRequest,
     StartTransactionResponse,
     StopTransactionRequest,
@@ -62,7 +63,7 @@ def attach(client: ClientBase, finished: asyncio.Event) -> None:
         return {"transactionId": transaction_id, "idTagInfo": {"status": "Accepted"}}
 
     @client.on("MeterValues")
-    async def meter_values(request: MeterValuesRequest) -> dict[str, object]:
+    async def meter_values(request: MeterValuesRequest) -> MeterValuesResponse:
         transaction_id = request.get("transactionId")
         sample = request["meterValue"][0]["sampledValue"][0]
         print(f"{cp}: meter value {sample['value']} {sample.get('unit', 'Wh')}", flush=True)

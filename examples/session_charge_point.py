@@ -15,8 +15,8 @@ import asyncio
 import contextlib
 from datetime import UTC, datetime
 
-from ocpp16 import Client
-from ocpp16.types import RemoteStopTransactionRequest
+from ocpp16 import Client, Reply
+from ocpp16.types import RemoteStopTransactionRequest, RemoteStopTransactionResponse
 
 
 def now() -> str:
@@ -30,7 +30,9 @@ async def main(url: str, interval: float) -> None:
     energy = 0
 
     @client.on("RemoteStopTransaction")
-    def remote_stop(request: RemoteStopTransactionRequest, cb) -> None:  # type: ignore[no-untyped-def]
+    def remote_stop(
+        request: RemoteStopTransactionRequest, cb: Reply[RemoteStopTransactionResponse]
+    ) -> None:
         if request["transactionId"] != transaction_id:
             cb({"status": "Rejected"})
             return

@@ -17,12 +17,13 @@ from my_central_system import create_server, start_charging
 
 from ocpp16 import Client, HandshakeError, Server
 from ocpp16.testing import ConnectFactory, connect
+from ocpp16.types import BootNotificationRequest
 
 pytest_plugins = ["ocpp16.testing.pytest_plugin"]
 # Every test here runs on asyncio, in pytest-asyncio's strict mode as in its auto mode.
 pytestmark = pytest.mark.asyncio
 
-BOOT = {"chargePointVendor": "eParking", "chargePointModel": "NECU-T2"}
+BOOT: BootNotificationRequest = {"chargePointVendor": "eParking", "chargePointModel": "NECU-T2"}
 
 
 @pytest_asyncio.fixture

@@ -15,9 +15,10 @@ Public modules: :mod:`ocpp16.errors` (the exception tree), :mod:`ocpp16.protocol
 :mod:`ocpp16.chargepoint` (a charge point's session: reconnecting, booting,
 heartbeats, configuration keys), :mod:`ocpp16.store` (where a charge point
 keeps the CALLs it must not lose), :mod:`ocpp16.observer` (structured hooks
-into connections) and :mod:`ocpp16.testing` (a ``Server`` and a ``Client``
-connected in memory, and pytest fixtures, to test handlers without sockets;
-imported on demand).
+into connections), :mod:`ocpp16.handlers` (the types of handlers and of their
+``cb``, for type checkers) and :mod:`ocpp16.testing` (a ``Server`` and a
+``Client`` connected in memory, and pytest fixtures, to test handlers without
+sockets; imported on demand).
 """
 
 from ocpp16 import schemas, security, types
@@ -45,8 +46,10 @@ from ocpp16.errors import (
     StoreError,
     ValidationError,
 )
+from ocpp16.handlers import CallbackHandler, Handler, Reply
 from ocpp16.handshake import Accept, Handshake, Refusal
 from ocpp16.observer import Observer
+from ocpp16.options import OptionKeywords
 from ocpp16.registry import LocalRegistry, Registry
 from ocpp16.schemas import Action
 from ocpp16.server import Server
@@ -59,12 +62,14 @@ __all__ = [
     "Action",
     "Call",
     "CallTimeout",
+    "CallbackHandler",
     "ChargePointSession",
     "Client",
     "ClientBase",
     "Configuration",
     "ConfigurationKey",
     "ConnectionClosed",
+    "Handler",
     "Handshake",
     "HandshakeError",
     "KeyType",
@@ -74,11 +79,13 @@ __all__ = [
     "Observer",
     "Ocpp16Error",
     "OcppError",
+    "OptionKeywords",
     "Options",
     "ProtocolStateError",
     "Reconnect",
     "Refusal",
     "Registry",
+    "Reply",
     "SQLiteStore",
     "Server",
     "SessionState",

@@ -505,13 +505,13 @@ class Durable:
                     )
                 )
         if client.is_open and (not self.boot_gate or self.boot_state is BootState.ACCEPTED):
-            return ClientBase.call_request(
+            return ClientBase._call_request(
                 client, action, payload, timeout=timeout, message_id=message_id
             )
         if (self._policy is None or self.closing) and not client.is_open:
             # No reconnecting (or closed): a CALL made while disconnected fails at once,
             # as without a queue.
-            return ClientBase.call_request(
+            return ClientBase._call_request(
                 client, action, payload, timeout=timeout, message_id=message_id
             )
         return self._later(action, payload, timeout, message_id)
@@ -536,7 +536,7 @@ class Durable:
                     return
                 if self._check_open():
                     break
-            inner = ClientBase.call_request(
+            inner = ClientBase._call_request(
                 self._client,
                 action,
                 payload,
@@ -595,7 +595,7 @@ class Durable:
             await self._open.wait()
             if not self._check_open():
                 continue
-            inner = ClientBase.call_request(
+            inner = ClientBase._call_request(
                 client, "BootNotification", payload, timeout=self._boot_timeout
             )
             try:

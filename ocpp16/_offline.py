@@ -369,7 +369,7 @@ class OfflineQueue:
         if entry.transaction_ref is not None:  # its StartTransaction went without an id
             self._drop(entry, Ocpp16Error(f"{entry.action} has no transactionId to send"))
             return
-        inner = ClientBase.call_request(
+        inner = ClientBase._call_request(
             client, entry.action, entry.payload, timeout=entry.timeout, message_id=entry.message_id
         )
         if inner.done() and not inner.cancelled():

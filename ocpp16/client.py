@@ -6,7 +6,7 @@ import asyncio
 import os
 import ssl as _ssl
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 from ocpp16._durable import durable_for
 from ocpp16._transport import Transport
@@ -14,6 +14,7 @@ from ocpp16._ws_transport import WebSocketTransport
 from ocpp16.connection import ClientBase, Options
 from ocpp16.errors import HandshakeError
 from ocpp16.handshake import SUBPROTOCOL, basic_auth_header, url_for
+from ocpp16.options import OptionKeywords
 from ocpp16.protocol import Role
 from ocpp16.security import SECURITY_PROFILES
 
@@ -62,7 +63,8 @@ class Client(ClientBase):
             (OCPP 1.6 §4.2.1); on by default with ``reconnect``.
         boot_retry_interval: Seconds before BootNotification goes again when
             the last one failed or was answered with interval 0 (10).
-        **options: The options of :class:`~ocpp16.connection.Options`.
+        **options: The options of :class:`~ocpp16.connection.Options`, typed by
+            :class:`~ocpp16.options.OptionKeywords`.
 
     Raises:
         ValueError: An option out of range; a queue option without
@@ -84,7 +86,7 @@ class Client(ClientBase):
         transaction_message_retry_interval: float | None = None,
         boot_gate: bool | None = None,
         boot_retry_interval: float | None = None,
-        **options: Any,
+        **options: Unpack[OptionKeywords],
     ) -> None:
         if not isinstance(cp_id, str) or not cp_id:
             raise ValueError(f"the charge point id must be a non-empty string, not {cp_id!r}")
@@ -268,14 +270,14 @@ class Client(ClientBase):
         if self._reader is not None and asyncio.current_task() not in self._dispatch.tasks:
             await self._reader
 
-    def call_request(
+    def _call_request(
         self,
         action: str,
         payload: Mapping[str, Any] | None = None,
         *,
         timeout: float | None = None,
         message_id: str | None = None,
-    ) -> asyncio.Future[dict[str, Any]]:
+    ) -> asyncio.Future[Any]:
         """Send a CALL; return a future of its CALLRESULT payload (ocpp-ts: ``callRequest``).
 
         As :meth:`ClientBase.call_request <ocpp16.connection.ClientBase.call_request>`.
@@ -285,8 +287,12 @@ class Client(ClientBase):
         gate) within their timeout (README "A charge point that loses nothing").
         """
         if self._durable is None:
-            return super().call_request(action, payload, timeout=timeout, message_id=message_id)
+            return super()._call_request(action, payload, timeout=timeout, message_id=message_id)
         return self._durable.call_request(action, payload, timeout, message_id)
+
+    if not TYPE_CHECKING:
+        # Type checkers read TypedCalls.call_request: one overload per action.
+        call_request = _call_request
 
     def queued(self) -> list[StoredCall]:
         """Return the CALLs in the offline queue, in order (a snapshot).

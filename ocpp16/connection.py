@@ -23,10 +23,12 @@ from typing import TYPE_CHECKING, Any
 from ocpp16._calls import CallFuture, Calls, check_call
 from ocpp16._closing import Closing, Step
 from ocpp16._dispatch import Dispatcher, describe
-from ocpp16._internals import SafeEmitter, listener_table
+from ocpp16._internals import listener_table
+from ocpp16._listeners import CheckedEmitter
 from ocpp16._observed import Observed
 from ocpp16._observing import Hooks, attached, detached, notify
 from ocpp16._transport import Transport, TransportClosed
+from ocpp16._typed_calls import TypedCalls
 from ocpp16.errors import ConnectionClosed, Ocpp16Error, OcppError, ValidationError
 from ocpp16.options import Options
 from ocpp16.protocol import (
@@ -56,7 +58,7 @@ class _CpLogger(logging.LoggerAdapter):  # type: ignore[type-arg]
         return f"[{cp_id}] {msg}", kwargs
 
 
-class ClientBase(SafeEmitter, Observed):
+class ClientBase(CheckedEmitter, Observed, TypedCalls):
     """One OCPP-J connection: the charge point's ``Client`` or a central system's peer.
 
     Listen for actions with ``on("BootNotification", handler)``, and for every
@@ -500,19 +502,21 @@ class ClientBase(SafeEmitter, Observed):
 
     # ------------------------------------------------------------------ CALLs we make
 
-    def call_request(
+    def _call_request(
         self,
         action: str,
         payload: Mapping[str, Any] | None = None,
         *,
         timeout: float | None = None,
         message_id: str | None = None,
-    ) -> asyncio.Future[dict[str, Any]]:
+    ) -> asyncio.Future[Any]:
         """Send a CALL; return a future of its CALLRESULT payload (ocpp-ts: ``callRequest``).
 
         The CALL goes out as soon as the outgoing queue allows: at most
         ``call_concurrency`` CALLs await an answer at once. Every failure
-        arrives through the future; nothing is raised here.
+        arrives through the future; nothing is raised here. Type checkers see
+        an overload per action (README "Type checking"): a literal action with
+        its request ``TypedDict``, or an :class:`~ocpp16.schemas.Action`.
 
         Args:
             action: The action, such as ``"Reset"``.
@@ -581,6 +585,12 @@ class ClientBase(SafeEmitter, Observed):
             self._notify("call_sent", self, message_id, action, sent, frames[0])
         self._flush()
         return future
+
+    if not TYPE_CHECKING:
+        # Type checkers read TypedCalls.call_request instead: one overload per
+        # action (ocpp16/_typed_calls.py). At run time this is the method itself,
+        # with no layer in between.
+        call_request = _call_request
 
     def _give_up(self, message_id: str) -> bool:
         """Forget one of our CALLs in the core (timed out, cancelled); True if it was pending."""

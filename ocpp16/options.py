@@ -1,15 +1,46 @@
-"""``Options``: the connection options shared by ``Server`` and ``Client``."""
+"""``Options``: the connection options shared by ``Server`` and ``Client``.
+
+``OptionKeywords`` is the same set of keywords as a ``TypedDict``: it types the
+``**options`` of ``Server(...)`` and ``Client(...)``, so that a misspelt option
+or a value of the wrong type is a type checker's error, not only a run-time one.
+"""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
+from typing import TypedDict
 
 from ocpp16.validation import Mode, check_mode
 
-__all__ = ["Options"]
+__all__ = ["OptionKeywords", "Options"]
 
 _log = logging.getLogger("ocpp16")
+
+
+class OptionKeywords(TypedDict, total=False):
+    """The option keywords of ``Server(...)`` and ``Client(...)``, for type checkers.
+
+    ``**options: Unpack[OptionKeywords]`` in their signatures makes a misspelt
+    keyword (``call_timout=5``) or a value of the wrong type fail ``mypy``; at run
+    time :class:`Options` checks them again. Each key means what the parameter of
+    :class:`Options` of the same name means.
+    """
+
+    call_timeout: float
+    handler_timeout: float
+    call_concurrency: int
+    validation: Mode
+    validation_overrides: Mapping[str, Mode] | None
+    ping_interval: float | None
+    ping_timeout: float | None
+    max_message_size: int | None
+    message_id_factory: Callable[[], str] | None
+    logger: logging.Logger | None
+    bad_message_budget: int | None
+    handshake_timeout: float | None
+    close_timeout: float | None
+    max_incoming_calls: int | None
 
 
 class Options:

@@ -15,13 +15,14 @@ import socket
 import ssl as _ssl
 import weakref
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, Unpack
 
 from ocpp16._calls import check_call
 from ocpp16._dispatch import ask
 from ocpp16._internals import SafeEmitter
 from ocpp16._observing import Hooks, attached, detached, notify
 from ocpp16._transport import Transport
+from ocpp16._typed_calls import TypedServerCalls
 from ocpp16._ws_transport import WebSocketTransport
 from ocpp16.connection import ClientBase, Options
 from ocpp16.errors import NotConnected
@@ -35,6 +36,7 @@ from ocpp16.handshake import (
     read_handshake,
     unauthorized,
 )
+from ocpp16.options import OptionKeywords
 from ocpp16.protocol import Role
 from ocpp16.registry import DuplicatePolicy, LocalRegistry, Registry
 from ocpp16.security import SECURITY_PROFILES
@@ -58,7 +60,7 @@ class ConnectionFactory(Protocol):
         ...
 
 
-class Server(SafeEmitter):
+class Server(SafeEmitter, TypedServerCalls):
     """An OCPP 1.6-J central system.
 
     Events: ``"connection"(client)``, ``"authorization"(cp_id, handshake, cb)``
@@ -91,7 +93,8 @@ class Server(SafeEmitter):
             (``call_timeout``, ``handler_timeout``, ``call_concurrency``,
             ``max_incoming_calls``, ``validation``, ``validation_overrides``,
             ``ping_interval``, ``ping_timeout``, ``max_message_size``,
-            ``message_id_factory``, ``logger``), applied to each connection.
+            ``message_id_factory``, ``logger``, ...), applied to each connection;
+            typed by :class:`~ocpp16.options.OptionKeywords`.
 
     Attributes:
         clients: The connected charge points by id.
@@ -105,7 +108,7 @@ class Server(SafeEmitter):
         duplicate_id: DuplicatePolicy = "replace",
         registry: Registry | None = None,
         connection_factory: ConnectionFactory | None = None,
-        **options: Any,
+        **options: Unpack[OptionKeywords],
     ) -> None:
         super().__init__()
         if security_profile not in SECURITY_PROFILES:
@@ -174,14 +177,14 @@ class Server(SafeEmitter):
         sockets = self.sockets
         return int(sockets[0].getsockname()[1]) if sockets else None
 
-    def call_request(
+    def _call_request(
         self,
         cp_id: str,
         action: str,
         payload: Mapping[str, Any] | None = None,
         *,
         timeout: float | None = None,
-    ) -> asyncio.Future[dict[str, Any]]:
+    ) -> asyncio.Future[Any]:
         """Send a CALL to a connected charge point; return a future of its answer.
 
         The same as ``server.clients[cp_id].call_request(action, payload, timeout=timeout)``,
@@ -213,11 +216,18 @@ class Server(SafeEmitter):
         else:
             connection = self._registry.get(cp_id)
             if connection is not None:
-                return connection.call_request(action, payload, timeout=timeout)
+                # Any action, as the connection takes it at run time: the overloads per
+                # action type the callers of this method, which are checked already.
+                call: Callable[..., asyncio.Future[Any]] = connection.call_request
+                return call(action, payload, timeout=timeout)
             failure = NotConnected(cp_id)
-        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         future.set_exception(failure)
         return future
+
+    if not TYPE_CHECKING:
+        # Type checkers read TypedServerCalls.call_request: one overload per action.
+        call_request = _call_request
 
     async def __aenter__(self) -> Server:
         return self

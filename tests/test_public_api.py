@@ -24,6 +24,7 @@ PUBLIC_MODULES = [
     "ocpp16.store",
     "ocpp16.testing",
     "ocpp16.testing.pytest_plugin",
+    "ocpp16.handlers",
 ]
 
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, get_args
 
 from ocpp16 import (
+    Action,
     CallTimeout,
     ChargePointSession,
     Client,
@@ -423,7 +424,7 @@ class SimulatedChargePoint:
         loop = asyncio.get_running_loop()
         started = loop.time()
         try:
-            result = await client.call_request(action, payload)
+            result = await client.call_request(Action(action), payload)
         except CallTimeout:
             self.stats.error(action, "timeout")
             return None

@@ -13,7 +13,7 @@ from typing import Any
 
 from rich.console import Console
 
-from ocpp16 import ClientBase, Ocpp16Error, Server
+from ocpp16 import Action, ClientBase, Ocpp16Error, Server
 
 from .central import CentralSystem
 from .chargepoint import SimConfig
@@ -30,7 +30,7 @@ async def _operator(
 
     async def ask(action: str, payload: dict[str, Any]) -> dict[str, Any] | None:
         try:
-            return await connection.call_request(action, payload)
+            return await connection.call_request(Action(action), payload)
         except Ocpp16Error as exc:
             log.event(connection.cp_id, "error", f"{action}: {exc}")
             return None

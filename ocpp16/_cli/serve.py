@@ -12,6 +12,7 @@ from typing import Any, Literal, TextIO
 from rich.console import Console
 
 from ocpp16 import (
+    Action,
     CallTimeout,
     ClientBase,
     ConnectionClosed,
@@ -264,7 +265,7 @@ def command(
             validate(action, "request", payload)
         except ValidationError as exc:
             return f"{cp_id} {action} not sent: {exc}"
-    future = connection.call_request(action, payload)
+    future = connection.call_request(Action(action), payload)
     if future.done() and future.exception() is not None:
         # Refused before it was sent: strict validation of the request.
         return f"{cp_id} {action} not sent: {future.exception()}"

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
 
 from ocpp16.connection import ClientBase
 from ocpp16.errors import ConnectionClosed, HandshakeError, Ocpp16Error, ProtocolStateError
+from ocpp16.schemas import Action
 from ocpp16.validation import validate
 
 if TYPE_CHECKING:
@@ -577,7 +578,7 @@ class ChargePointSession:
         if client is None:
             return None
         try:
-            return await client.call_request(action, payload)
+            return await client.call_request(Action(action), payload)
         except ConnectionClosed as exc:  # the session sees the close itself
             client.logger.info("%s failed: %s", action, exc)
         except Ocpp16Error as exc:
