@@ -34,6 +34,7 @@ from ocpp16.connection import ClientBase, Options
 from ocpp16.errors import (
     ERROR_CODES,
     CallTimeout,
+    ClusterUnavailable,
     ConnectionClosed,
     HandshakeError,
     NotConnected,
@@ -60,6 +61,7 @@ __all__ = [
     "ChargePointSession",
     "Client",
     "ClientBase",
+    "ClusterUnavailable",
     "Configuration",
     "ConfigurationKey",
     "ConnectionClosed",

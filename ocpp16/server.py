@@ -18,12 +18,12 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ocpp16._calls import check_call
+from ocpp16._cluster import Cluster, LocalCluster
 from ocpp16._dispatch import ask
 from ocpp16._internals import SafeEmitter
 from ocpp16._observing import Hooks, attached, detached, notify
 from ocpp16._ws_transport import WebSocketTransport
 from ocpp16.connection import ClientBase, Options
-from ocpp16.errors import NotConnected
 from ocpp16.handshake import (
     SUBPROTOCOL,
     Accept,
@@ -35,7 +35,7 @@ from ocpp16.handshake import (
     unauthorized,
 )
 from ocpp16.protocol import Role
-from ocpp16.registry import DuplicatePolicy, LocalRegistry, Registry
+from ocpp16.registry import DuplicatePolicy, Registry
 from ocpp16.security import SECURITY_PROFILES
 
 if TYPE_CHECKING:
@@ -103,6 +103,7 @@ class Server(SafeEmitter):
         max_connections: int | None = None,
         duplicate_id: DuplicatePolicy = "replace",
         registry: Registry | None = None,
+        cluster: Cluster | None = None,
         connection_factory: ConnectionFactory | None = None,
         **options: Any,
     ) -> None:
@@ -110,10 +111,16 @@ class Server(SafeEmitter):
         if security_profile not in SECURITY_PROFILES:
             raise ValueError(f"security_profile must be 0, 1, 2 or 3, not {security_profile!r}")
         self.security_profile = security_profile
+        # The cluster answers for charge points on other nodes; it makes the registry,
+        # so that duplicate ids and presence are decided cluster-wide.
+        self._cluster: Cluster = cluster if cluster is not None else LocalCluster()
+        self._cluster.bind(self)
         self._registry: Registry = (
             registry
             if registry is not None
-            else LocalRegistry(max_connections=max_connections, duplicate_id=duplicate_id)
+            else self._cluster.make_registry(
+                max_connections=max_connections, duplicate_id=duplicate_id
+            )
         )
         self._connection_factory: ConnectionFactory = connection_factory or ClientBase
         self.options = Options(**options)
@@ -208,10 +215,36 @@ class Server(SafeEmitter):
             connection = self._registry.get(cp_id)
             if connection is not None:
                 return connection.call_request(action, payload, timeout=timeout)
-            failure = NotConnected(cp_id)
+            return self._cluster.call_request(cp_id, action, payload, timeout)
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         future.set_exception(failure)
         return future
+
+    @property
+    def cluster(self) -> Cluster:
+        """The :class:`~ocpp16.cluster.Cluster` this server belongs to."""
+        return self._cluster
+
+    async def locate(self, cp_id: str) -> str | None:
+        """Return the node that holds ``cp_id``, or ``None`` when it is connected nowhere.
+
+        Args:
+            cp_id: The charge point id.
+
+        Raises:
+            ClusterUnavailable: The cluster's shared store cannot be reached.
+        """
+        await self._cluster.start()
+        return await self._cluster.locate(cp_id)
+
+    async def connected_ids(self) -> dict[str, str]:
+        """Return every charge point connected in the cluster, with the node that holds it.
+
+        Raises:
+            ClusterUnavailable: The cluster's shared store cannot be reached.
+        """
+        await self._cluster.start()
+        return await self._cluster.connected_ids()
 
     async def __aenter__(self) -> Server:
         return self
@@ -240,6 +273,7 @@ class Server(SafeEmitter):
         from websockets.asyncio.server import serve
 
         self._check_profile(ssl)
+        await self._cluster.start()
         self._closed.clear()
         self._closing = False
         opts = self.options
@@ -283,6 +317,9 @@ class Server(SafeEmitter):
 
     async def close(self) -> None:
         """Stop accepting, close every connection with 1001, and wait for them."""
+        if self._ws_server is None and not self._closing:
+            await self._cluster.close()  # never listened (a caller only): nothing to wait for
+            return
         if self._ws_server is None or self._closing:
             await self._closed.wait()
             return
@@ -290,6 +327,7 @@ class Server(SafeEmitter):
         ws_server = self._ws_server
         ws_server.close(close_connections=True)
         await ws_server.wait_closed()
+        await self._cluster.close()
         self._ws_server = None
         self._closed.set()
         self._emit_safe("close")
