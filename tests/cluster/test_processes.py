@@ -11,8 +11,8 @@ import pytest
 
 from ocpp16 import Client, NotConnected, Server
 from ocpp16.cluster import RedisCluster
-from tests.cluster.conftest import RedisProcess
 from tests.helpers import TIMEOUT, connect_pair
+from tests.redis_server import RedisProcess
 
 NODE = """
 import asyncio, sys

@@ -21,8 +21,8 @@ from ocpp16 import (
     ValidationError,
 )
 from ocpp16.cluster import LocalCluster, RedisCluster
-from tests.cluster.conftest import RedisProcess
 from tests.helpers import TIMEOUT, connect_pair
+from tests.redis_server import RedisProcess
 
 Factory = Callable[..., Server]
 

@@ -1,4 +1,4 @@
-"""Fixtures of the cluster tests: a real ``redis-server`` of their own, on a free port."""
+"""A real ``redis-server`` of a test's own, on a free port: the class and its fixture."""
 
 from __future__ import annotations
 
