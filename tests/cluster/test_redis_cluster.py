@@ -331,3 +331,29 @@ async def test_the_local_cluster_answers_for_its_own_charge_points(server: Serve
             await server.call_request("CP2", "Reset", {"type": "Soft"})
     finally:
         await client.close()
+
+
+async def test_corrupt_entries_in_redis_are_ignored(nodes: Any, redis_server: RedisProcess) -> None:
+    """Entries that are not a node's JSON, or name another id, are never read as presence."""
+    import redis.asyncio as aioredis
+
+    a = await nodes("a")
+    caller = await nodes("caller", listen=False)
+    client, _ = await connect_pair(a, "CP1")
+    raw = aioredis.Redis.from_url(redis_server.url)
+
+    def key(cp_id: str) -> str:
+        return "ocpp16:cp:" + hashlib.sha256(cp_id.encode()).hexdigest()
+
+    try:
+        async with asyncio.timeout(TIMEOUT):
+            await raw.set(key("X1"), "not json")
+            await raw.set(key("X2"), "[1, 2]")
+            await raw.set(key("X3"), json.dumps({"cp": "CP1", "node": "evil"}))
+            await raw.set(key("X4"), json.dumps({"cp": 5, "node": "a"}))
+            for cp_id in ("X1", "X2", "X3", "X4"):
+                assert await caller.locate(cp_id) is None
+            assert await caller.connected_ids() == {"CP1": "a"}
+    finally:
+        await raw.aclose()
+        await client.close()
