@@ -37,6 +37,7 @@ from ocpp16.connection import ClientBase, Options
 from ocpp16.errors import (
     ERROR_CODES,
     CallTimeout,
+    ClusterUnavailable,
     ConnectionClosed,
     HandshakeError,
     NotConnected,
@@ -66,6 +67,7 @@ __all__ = [
     "ChargePointSession",
     "Client",
     "ClientBase",
+    "ClusterUnavailable",
     "Configuration",
     "ConfigurationKey",
     "ConnectionClosed",

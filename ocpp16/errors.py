@@ -10,6 +10,7 @@ backend can catch everything of ours with one ``except Ocpp16Error``::
     │   └── ValidationError          a payload broke its schema: .path, .keyword
     ├── ConnectionClosed             the WebSocket closed: .code, .reason
     ├── HandshakeError               Client.connect was refused: .status
+    ├── ClusterUnavailable           a cluster's shared store (Redis) cannot be reached
     ├── ProtocolStateError           the sans-I/O core was used out of order
     └── StoreError                   an offline queue's store is unusable: .path
 
@@ -31,6 +32,7 @@ from typing import Any, Final
 __all__ = [
     "ERROR_CODES",
     "CallTimeout",
+    "ClusterUnavailable",
     "ConnectionClosed",
     "HandshakeError",
     "NotConnected",
@@ -190,6 +192,16 @@ class NotConnected(OcppError):
     def __init__(self, cp_id: str) -> None:
         self.cp_id = cp_id
         super().__init__("GenericError", f"charge point {cp_id!r} is not connected")
+
+
+class ClusterUnavailable(Ocpp16Error):
+    """A call to a charge point on another node failed: the cluster cannot be reached.
+
+    Raised (through the future of ``Server.call_request``, or by ``locate`` and
+    ``connected_ids``) while the shared store of a cluster, such as Redis, is
+    gone. Local work is never affected. Not an :class:`OcppError`: no OCPP
+    error happened.
+    """
 
 
 class ProtocolStateError(Ocpp16Error):

@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, Unpack
 
 from ocpp16._calls import check_call
+from ocpp16._cluster import Cluster, LocalCluster
 from ocpp16._dispatch import ask
 from ocpp16._internals import SafeEmitter
 from ocpp16._observing import Hooks, attached, detached, notify
@@ -25,7 +26,6 @@ from ocpp16._transport import Transport
 from ocpp16._typed_calls import TypedServerCalls
 from ocpp16._ws_transport import WebSocketTransport
 from ocpp16.connection import ClientBase, Options
-from ocpp16.errors import NotConnected
 from ocpp16.handshake import (
     SUBPROTOCOL,
     Accept,
@@ -38,7 +38,7 @@ from ocpp16.handshake import (
 )
 from ocpp16.options import OptionKeywords
 from ocpp16.protocol import Role
-from ocpp16.registry import DuplicatePolicy, LocalRegistry, Registry
+from ocpp16.registry import DuplicatePolicy, Registry
 from ocpp16.security import SECURITY_PROFILES
 
 if TYPE_CHECKING:
@@ -107,6 +107,7 @@ class Server(SafeEmitter, TypedServerCalls):
         max_connections: int | None = None,
         duplicate_id: DuplicatePolicy = "replace",
         registry: Registry | None = None,
+        cluster: Cluster | None = None,
         connection_factory: ConnectionFactory | None = None,
         **options: Unpack[OptionKeywords],
     ) -> None:
@@ -114,10 +115,16 @@ class Server(SafeEmitter, TypedServerCalls):
         if security_profile not in SECURITY_PROFILES:
             raise ValueError(f"security_profile must be 0, 1, 2 or 3, not {security_profile!r}")
         self.security_profile = security_profile
+        # The cluster answers for charge points on other nodes; it makes the registry,
+        # so that duplicate ids and presence are decided cluster-wide.
+        self._cluster: Cluster = cluster if cluster is not None else LocalCluster()
+        self._cluster.bind(self)
         self._registry: Registry = (
             registry
             if registry is not None
-            else LocalRegistry(max_connections=max_connections, duplicate_id=duplicate_id)
+            else self._cluster.make_registry(
+                max_connections=max_connections, duplicate_id=duplicate_id
+            )
         )
         self._connection_factory: ConnectionFactory = connection_factory or ClientBase
         self.options = Options(**options)
@@ -220,7 +227,7 @@ class Server(SafeEmitter, TypedServerCalls):
                 # action type the callers of this method, which are checked already.
                 call: Callable[..., asyncio.Future[Any]] = connection.call_request
                 return call(action, payload, timeout=timeout)
-            failure = NotConnected(cp_id)
+            return self._cluster.call_request(cp_id, action, payload, timeout)
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         future.set_exception(failure)
         return future
@@ -228,6 +235,32 @@ class Server(SafeEmitter, TypedServerCalls):
     if not TYPE_CHECKING:
         # Type checkers read TypedServerCalls.call_request: one overload per action.
         call_request = _call_request
+
+    @property
+    def cluster(self) -> Cluster:
+        """The :class:`~ocpp16.cluster.Cluster` this server belongs to."""
+        return self._cluster
+
+    async def locate(self, cp_id: str) -> str | None:
+        """Return the node that holds ``cp_id``, or ``None`` when it is connected nowhere.
+
+        Args:
+            cp_id: The charge point id.
+
+        Raises:
+            ClusterUnavailable: The cluster's shared store cannot be reached.
+        """
+        await self._cluster.start()
+        return await self._cluster.locate(cp_id)
+
+    async def connected_ids(self) -> dict[str, str]:
+        """Return every charge point connected in the cluster, with the node that holds it.
+
+        Raises:
+            ClusterUnavailable: The cluster's shared store cannot be reached.
+        """
+        await self._cluster.start()
+        return await self._cluster.connected_ids()
 
     async def __aenter__(self) -> Server:
         return self
@@ -256,6 +289,7 @@ class Server(SafeEmitter, TypedServerCalls):
         from websockets.asyncio.server import serve
 
         self._check_profile(ssl)
+        await self._cluster.start()
         self._closed.clear()
         self._closing = False
         opts = self.options
@@ -306,6 +340,7 @@ class Server(SafeEmitter, TypedServerCalls):
         running handlers go out within ``handler_timeout``, then the close
         frame (1001, going away). In-memory connections (``ocpp16.testing``)
         close alike; a server that never listened and holds none closes at once.
+        Then it leaves its cluster.
         """
         if self._closing:
             await self._closed.wait()
@@ -328,6 +363,7 @@ class Server(SafeEmitter, TypedServerCalls):
             await asyncio.gather(*served, return_exceptions=True)
         if ws_server is not None:
             await ws_server.wait_closed()
+        await self._cluster.close()
         self._ws_server = None
         self._closed.set()
         self._emit_safe("close")

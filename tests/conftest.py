@@ -8,6 +8,7 @@ import pytest
 
 from ocpp16 import Client, ClientBase, Server
 from tests.helpers import NOW, connect_pair, listening
+from tests.redis_server import redis_server  # noqa: F401 - the fixture, for every folder
 
 
 @pytest.fixture

@@ -9,6 +9,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from tests.redis_server import RedisProcess
+
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 TIMEOUT = 60
 
@@ -146,3 +148,16 @@ def test_testing_your_handlers() -> None:
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert re.search(r"\b5 passed\b", done.stdout), done.stdout
+
+
+def test_cluster_two_nodes(redis_server: RedisProcess) -> None:
+    """Two nodes on one Redis: a charge point on cs-a is found, listed and called from cs-b."""
+    out = run("cluster_two_nodes.py", "--redis", redis_server.url).splitlines()
+    assert out == [
+        "cs-b: CP1 is on cs-a",
+        "cs-b: the cluster holds {'CP1': 'cs-a'}",
+        "CP1: Reset Soft received",
+        "cs-b: Reset answered {'status': 'Accepted'}",
+        "cs-b: UnlockConnector failed: NotSupported 'no connector lock' {'connectorId': 1}",
+        "done",
+    ]

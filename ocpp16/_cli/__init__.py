@@ -159,6 +159,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="TCP port (default: 9220; 0 picks a free one)",
     )
     serve.add_argument(
+        "--redis",
+        metavar="URL",
+        help="join a cluster of nodes sharing this Redis (redis://HOST:6379/0): operator "
+        "commands reach a charge point on any node, 'list' shows the whole cluster; "
+        'needs pip install "ocpp16[redis]"',
+    )
+    serve.add_argument(
+        "--node-id",
+        metavar="NAME",
+        help="this node's name in the cluster (with --redis; default: a random one)",
+    )
+    serve.add_argument(
         "--passwords",
         metavar="FILE",
         type=_file,

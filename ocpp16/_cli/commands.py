@@ -17,6 +17,7 @@ from typing import TypeVar
 
 from rich.console import Console
 
+from ocpp16.cluster import Cluster, RedisCluster
 from ocpp16.security import client_ssl_context, server_ssl_context
 
 from .central import PasswordFileError, read_passwords
@@ -202,6 +203,18 @@ def _passwords(args: argparse.Namespace) -> dict[str, str] | None:
         raise _Usage(str(exc)) from None
 
 
+def _cluster(args: argparse.Namespace) -> Cluster | None:
+    """The cluster of ``--redis URL --node-id NAME``, or ``None``."""
+    if args.redis is None:
+        if args.node_id is not None:
+            raise SystemExit("ocpp16 serve: --node-id needs --redis")
+        return None
+    try:
+        return RedisCluster(args.redis, node_id=args.node_id)
+    except (ImportError, ValueError) as exc:
+        raise SystemExit(f"ocpp16 serve: --redis: {exc}") from exc
+
+
 def _serve(args: argparse.Namespace) -> int:
     passwords = _passwords(args)
     config = ServeConfig(
@@ -213,6 +226,7 @@ def _serve(args: argparse.Namespace) -> int:
         validation=args.validation,
         call_timeout=args.call_timeout,
         json_lines=args.json,
+        cluster=_cluster(args),
     )
     console = _console()
     err = stderr_console()

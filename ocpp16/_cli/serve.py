@@ -17,10 +17,13 @@ from ocpp16 import (
     ClientBase,
     ConnectionClosed,
     Handshake,
+    NotConnected,
+    Ocpp16Error,
     Server,
     ValidationError,
     schemas,
 )
+from ocpp16.cluster import Cluster, LocalCluster
 from ocpp16.validation import validate
 
 from .central import CentralSystem
@@ -49,6 +52,7 @@ class ServeConfig:
             and counted, without refusing it.
         call_timeout: Seconds to wait for the answer to an operator command.
         json_lines: Print JSON lines instead of text lines.
+        cluster: The cluster this node joins (``--redis``), or ``None``.
     """
 
     host: str = "0.0.0.0"
@@ -59,6 +63,7 @@ class ServeConfig:
     validation: Literal["strict", "warn", "off"] = "warn"
     call_timeout: float = 30.0
     json_lines: bool = False
+    cluster: Cluster | None = None
 
 
 async def run_server(
@@ -98,7 +103,10 @@ async def run_server(
     # printed with its reason from the "refused" event.
     profile = 0 if config.passwords is None else (2 if config.ssl is not None else 1)
     server = Server(
-        validation=config.validation, security_profile=profile, call_timeout=config.call_timeout
+        validation=config.validation,
+        security_profile=profile,
+        call_timeout=config.call_timeout,
+        cluster=config.cluster,
     )
     log = MessageLog(
         "central",
@@ -184,6 +192,40 @@ HELP = (
 )
 
 
+def _track(pending: set[asyncio.Future[Any]], future: asyncio.Future[Any]) -> asyncio.Future[Any]:
+    """Keep ``future`` in ``pending`` until it ends."""
+    pending.add(future)
+    future.add_done_callback(pending.discard)
+    return future
+
+
+async def _list_cluster(server: Server, err: Console) -> None:
+    """Print every charge point of the cluster with its node."""
+    try:
+        ids = await server.connected_ids()
+    except Ocpp16Error as exc:
+        err.print(f"list: {exc}", highlight=False, markup=False)
+        return
+    connected = ", ".join(f"{cp_id} ({node})" for cp_id, node in sorted(ids.items())) or "none"
+    err.print(f"connected: {connected}", highlight=False, soft_wrap=True, markup=False)
+
+
+def _remote_done(cp_id: str, action: str, future: asyncio.Future[Any], err: Console) -> None:
+    """Print the outcome of an operator command sent to a charge point on another node."""
+    if future.cancelled():
+        return
+    error = future.exception()
+    if error is None:
+        text = f"{cp_id} {action}: {json.dumps(future.result())}"
+    elif isinstance(error, NotConnected):
+        text = f"{cp_id} is not connected on any node"
+    elif isinstance(error, CallTimeout):
+        text = f"{cp_id} {action}: no answer within {error.timeout:g} s"
+    else:
+        text = f"{cp_id} {action}: {error!r}"
+    err.print(text, highlight=False, soft_wrap=True, markup=False)
+
+
 async def _read_commands(
     reader: asyncio.StreamReader,
     server: Server,
@@ -238,6 +280,9 @@ def command(
     if text == "help":
         return HELP
     if text == "list":
+        if not isinstance(server.cluster, LocalCluster):
+            _track(pending, asyncio.ensure_future(_list_cluster(server, err)))
+            return None
         connected = ", ".join(sorted(server.clients)) or "none"
         return f"connected: {connected}"
     parts = text.split(None, 2)
@@ -256,6 +301,16 @@ def command(
     if not isinstance(payload, dict):
         return "the payload must be a JSON object, such as {}"
     connection = server.clients.get(cp_id)
+    if connection is None and not isinstance(server.cluster, LocalCluster):
+        if strict:
+            try:
+                validate(action, "request", payload)
+            except ValidationError as exc:
+                return f"{cp_id} {action} not sent: {exc}"
+        _track(pending, server.call_request(cp_id, Action(action), payload)).add_done_callback(
+            lambda future: _remote_done(cp_id, action, future, err)
+        )
+        return None
     if connection is None:
         connected = ", ".join(sorted(server.clients)) or "none"
         return f"{cp_id} is not connected (connected: {connected})"
