@@ -357,7 +357,8 @@ class ClientBase(SafeEmitter):
         assert transport is not None
         self._writing = True
         out = self._out
-        send = transport.send
+        # Awaited here, in a coroutine already: no send is stepped by hand.
+        send = transport.send_async
         logger = self.logger
         try:
             while True:
@@ -370,10 +371,8 @@ class ClientBase(SafeEmitter):
                     logger.debug("> %s", text)
                 if "message" in self._listeners:
                     self._emit_safe("message", "out", text)
-                waiting = send(text)
-                if waiting is not None:
-                    await waiting
-        except TransportClosed:
+                await send(text)
+        except transport.closed_errors:
             out.clear()
         finally:
             self._writing = False
