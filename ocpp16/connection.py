@@ -82,6 +82,37 @@ class ClientBase(SafeEmitter):
             when they gave none, and on a ``Client``. Yours to set as well.
     """
 
+    # A connection's own state in slots. Beyond the memory of its own entries,
+    # this keeps the instance dict (pyee's attributes, a subclass's) small:
+    # CPython shares the keys of instance dicts between objects of a class only
+    # up to some 30 attributes; past that each connection carries a dict of its
+    # own, about 1.3 KB more. A subclass's attributes still go in the dict.
+    __slots__ = (
+        "_bad_count",
+        "_bad_since",
+        "_calls",
+        "_close_code",
+        "_close_reason",
+        "_closed",
+        "_cp_id",
+        "_dispatch",
+        "_listeners",
+        "_observers",
+        "_options",
+        "_out",
+        "_protocol",
+        "_received_at",
+        "_role",
+        "_transport",
+        "_validation",
+        "_validation_overrides",
+        "_writer",
+        "_writing",
+        "handshake",
+        "logger",
+        "session",
+    )
+
     def __init__(self, cp_id: str, *, role: Role, options: Options) -> None:
         super().__init__()
         self._cp_id = cp_id
