@@ -46,6 +46,10 @@ class MemoryTransport(Transport):
             raise TransportClosed("the in-memory connection is closed")
         self.peer._inbox.put_nowait(text)
 
+    async def send_async(self, text: str) -> None:
+        """Hand ``text`` to the peer at once, from a coroutine."""
+        self.send(text)
+
     def receive(self, frame: str | bytes) -> None:
         """Make ``frame`` arrive at this end as if the peer had sent it (binary too)."""
         if self._code is None:

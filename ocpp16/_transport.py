@@ -32,6 +32,15 @@ class Transport(Protocol):
             order). Raises :class:`TransportClosed`, and so does the awaitable,
             when the connection is closed. An attribute rather than a method,
             so that an implementation may bind the fastest function it has.
+        send_async: Send one text frame from a coroutine: awaiting it returns
+            once the frame is handed over (after any backpressure), so frames
+            keep their order. Raises one of :attr:`closed_errors` when the
+            connection is closed. The read loop writes its answers with it:
+            awaited, a send costs less than one stepped by hand, since a
+            stepped coroutine that returns raises ``StopIteration``.
+        closed_errors: What :attr:`send_async` raises when the connection is
+            closed: :class:`TransportClosed`, and the implementation's own
+            exceptions where translating them would cost a coroutine per frame.
         ping_interval: Seconds between keepalive pings, ``None`` for none;
             settable while open.
         ping_timeout: Seconds to wait for a pong before the connection is
@@ -39,6 +48,8 @@ class Transport(Protocol):
     """
 
     send: Callable[[str], Awaitable[None] | None]
+    send_async: Callable[[str], Awaitable[None]]
+    closed_errors: tuple[type[BaseException], ...] = (TransportClosed,)
     ping_interval: float | None
     ping_timeout: float | None
 

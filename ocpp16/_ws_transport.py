@@ -39,12 +39,18 @@ class WebSocketTransport(Transport):
         connection: The ``websockets`` connection.
     """
 
+    # websockets' own exception is caught by the caller of send_async: wrapping
+    # each send in a coroutine of ours, to translate it, would cost one per frame.
+    closed_errors = (TransportClosed, ConnectionClosed)
+
     def __init__(self, connection: Connection, handshake: Handshake | None = None) -> None:
         self.connection = connection
         self._handshake = handshake
         # How the connection failed, when reading ended with an error.
         self._failed: tuple[int, str] | None = None
-        self.send = stepped_send(connection.send, ConnectionClosed, _closed)
+        # One bound method for both: each weighs 64 bytes, per connection.
+        self.send_async = send = connection.send
+        self.send = stepped_send(send, ConnectionClosed, _closed)
 
     async def frames(self) -> AsyncIterator[str | bytes]:
         """Yield each incoming frame until the connection closes."""

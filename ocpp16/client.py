@@ -267,7 +267,8 @@ class Client(ClientBase):
         await super().close(code, reason)
         # A handler that closes its own client must not wait for the reader,
         # which waits for the handlers, itself included.
-        if self._reader is not None and asyncio.current_task() not in self._dispatch.tasks:
+        handling = self._dispatch.tasks
+        if self._reader is not None and (not handling or asyncio.current_task() not in handling):
             await self._reader
 
     def _call_request(

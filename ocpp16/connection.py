@@ -85,6 +85,39 @@ class ClientBase(CheckedEmitter, Observed, TypedCalls):
             when they gave none, and on a ``Client``. Yours to set as well.
     """
 
+    # A connection's own state in slots. Beyond the memory of its own entries,
+    # this keeps the instance dict (pyee's attributes, a subclass's) small:
+    # CPython shares the keys of instance dicts between objects of a class only
+    # up to some 30 attributes; past that each connection carries a dict of its
+    # own, about 1.3 KB more. A subclass's attributes still go in the dict.
+    __slots__ = (
+        "_bad_count",
+        "_bad_since",
+        "_calls",
+        "_close_code",
+        "_close_reason",
+        "_closed",
+        "_closing",
+        "_cp_id",
+        "_dispatch",
+        "_listeners",
+        "_observers",
+        "_options",
+        "_out",
+        "_protocol",
+        "_received_at",
+        "_role",
+        "_sent_waiter",
+        "_transport",
+        "_validation",
+        "_validation_overrides",
+        "_writer",
+        "_writing",
+        "handshake",
+        "logger",
+        "session",
+    )
+
     def __init__(self, cp_id: str, *, role: Role, options: Options) -> None:
         super().__init__()
         self._cp_id = cp_id
@@ -377,7 +410,8 @@ class ClientBase(CheckedEmitter, Observed, TypedCalls):
         assert transport is not None
         self._writing = True
         out = self._out
-        send = transport.send
+        # Awaited here, in a coroutine already: no send is stepped by hand.
+        send = transport.send_async
         logger = self.logger
         try:
             while True:
@@ -390,10 +424,8 @@ class ClientBase(CheckedEmitter, Observed, TypedCalls):
                     logger.debug("> %s", text)
                 if "message" in self._listeners:
                     self._emit_safe("message", "out", text)
-                waiting = send(text)
-                if waiting is not None:
-                    await waiting
-        except TransportClosed:
+                await send(text)
+        except transport.closed_errors:
             out.clear()
         finally:
             self._writing = False

@@ -292,7 +292,10 @@ class Protocol:
         self.state = State.OPEN
         self._can_send, self._can_receive = _actions_for(self.role)
         self._pending: dict[str, _Pending] = {}
-        self._queue: deque[str] = deque()
+        # Our CALLs waiting for a place under call_concurrency (OCPP-J 1.6 §4.1.1);
+        # made when the first has to wait: an empty deque weighs some 700 bytes,
+        # and most connections never queue (a central system's, above all).
+        self._queue: deque[str] | None = None
         self._in_flight = 0
         # Incoming CALLs being handled: message id -> action.
         self._handling: dict[str, str] = {}
@@ -330,7 +333,7 @@ class Protocol:
             for message_id, pending in self._pending.items()
         ]
         self._pending.clear()
-        self._queue.clear()
+        self._queue = None
         self._in_flight = 0
         self._handling.clear()
         self._outbox.clear()
@@ -487,6 +490,8 @@ class Protocol:
         if self._in_flight < self.call_concurrency:
             self._write_call(pending)
         else:
+            if self._queue is None:
+                self._queue = deque()
             self._queue.append(message_id)
         return message_id
 
@@ -503,9 +508,10 @@ class Protocol:
         if pending.in_flight:
             self._in_flight -= 1
             # Cancelled queued CALLs leave the queue at once, so every id in it is pending.
-            while self._queue and self._in_flight < self.call_concurrency:
-                self._write_call(self._pending[self._queue.popleft()])
-        else:
+            queue = self._queue
+            while queue and self._in_flight < self.call_concurrency:
+                self._write_call(self._pending[queue.popleft()])
+        elif self._queue:
             with contextlib.suppress(ValueError):
                 self._queue.remove(message_id)
         return pending

@@ -98,6 +98,69 @@ def test_pyee_lock_and_remove_all_listeners() -> None:
     assert list(table["c"]) == [print]
 
 
+def test_pyee_adds_every_listener_through_add_event_handler() -> None:
+    """on() and once() add each listener through _add_event_handler(event, k, v), after "new_listener"."""
+    assert list(inspect.signature(EventEmitter._add_event_handler).parameters) == [
+        "self",
+        "event",
+        "k",
+        "v",
+    ]
+    added: list[tuple[str, Any]] = []
+
+    class Spy(AsyncIOEventEmitter):
+        def _add_event_handler(self, event: str, k: Any, v: Any) -> None:
+            added.append((event, k))
+            super()._add_event_handler(event, k, v)
+
+    def plain() -> None: ...
+    def one_shot() -> None: ...
+
+    emitter = Spy()
+    emitter.on("a", plain)
+    emitter.once("b", one_shot)
+    emitter.add_listener("c", plain)
+    assert added == [("a", plain), ("b", one_shot), ("c", plain)]
+
+
+def test_safe_emitter_keeps_each_events_listeners_in_a_plain_dict() -> None:
+    """SafeEmitter's table holds a dict per event (not pyee's heavier OrderedDict), as pyee's behaves."""
+
+    class Emitter(SafeEmitter):
+        pass
+
+    emitter = Emitter()
+    table = listener_table(emitter)
+    announced: list[tuple[str, bool]] = []
+    # "new_listener" comes before the listener is in the table, as pyee has it.
+    emitter.on(
+        "new_listener", lambda event, f: announced.append((event, f in table.get(event, {})))
+    )
+
+    def first() -> str:
+        return "first"
+
+    def second() -> str:
+        return "second"
+
+    emitter.on("a", first)
+    emitter.on("a", second)
+    emitter.once("b", first)
+    assert type(table["a"]) is dict and type(table["b"]) is dict
+    assert list(table["a"].items()) == [(first, first), (second, second)]
+    assert announced == [("a", False), ("a", False), ("b", False)]
+    assert emitter.listeners("a") == [first, second]
+    ran: list[str] = []
+    emitter.on("c", lambda: ran.append("c"))
+    emitter.once("c", lambda: ran.append("once"))
+    emitter.emit("c")
+    emitter.emit("c")
+    assert ran == ["c", "once", "c"]
+    emitter.remove_listener("a", first)
+    emitter.remove_listener("a", second)
+    assert "a" not in table
+
+
 def test_safe_emitter_contains_listener_failures() -> None:
     """The _emit_run override keeps a failing listener from stopping the others."""
 

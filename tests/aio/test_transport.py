@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
 
-from ocpp16 import ClientBase, ConnectionClosed, OcppError, Options
+from ocpp16 import ClientBase, ConnectionClosed, OcppError, Options, Server
 from ocpp16._memory_transport import MemoryTransport, memory_pair
 from ocpp16._transport import TransportClosed
+from ocpp16._ws_transport import WebSocketTransport
 from ocpp16.protocol import Role
-from tests.helpers import future_and_setter, wait
+from tests.helpers import future_and_setter, raw_peer, until, wait
 
 BOOT = {"chargePointVendor": "eParking", "chargePointModel": "NECU-T2"}
 BOOT_OK = {"status": "Accepted", "interval": 60, "currentTime": "2024-05-01T12:00:00Z"}
@@ -117,3 +119,101 @@ async def test_sending_on_a_closed_transport_raises() -> None:
     with pytest.raises(TransportClosed):
         cp_side.send('[2,"1","Heartbeat",{}]')
     assert (cp_side.close_code, cs_side.close_code) == (1000, 1000)
+
+
+class Recording(MemoryTransport):
+    """An in-memory end that records which of its send functions carried each frame."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.used: list[str] = []
+
+    def send(self, text: str) -> None:
+        """Record, then hand over as the in-memory transport does."""
+        self.used.append("send")
+        MemoryTransport.send(self, text)
+
+    async def send_async(self, text: str) -> None:
+        """Record, then hand over as the in-memory transport does."""
+        self.used.append("send_async")
+        MemoryTransport.send(self, text)
+
+
+class Gone(Exception):
+    """A transport's own way of saying that the connection is closed."""
+
+
+class Closing(Recording):
+    """An end whose send_async finds the connection gone, and says so its own way."""
+
+    closed_errors = (TransportClosed, Gone)
+
+    async def send_async(self, text: str) -> None:
+        """Record, then fail as on a closed connection."""
+        self.used.append("send_async")
+        raise Gone
+
+
+@asynccontextmanager
+async def recorded(
+    cp_side: MemoryTransport, cs_side: MemoryTransport
+) -> AsyncIterator[tuple[ClientBase, ClientBase]]:
+    """A charge point end over ``cp_side`` and a central system end over ``cs_side``, reading."""
+    cp_side.peer, cs_side.peer = cs_side, cp_side
+    charge_point = ClientBase("CP1", role=Role.CHARGE_POINT, options=Options())
+    central = ClientBase("CP1", role=Role.CENTRAL_SYSTEM, options=Options())
+    # No public way attaches a transport yet: Server and Client do it for websockets.
+    charge_point._attach(cp_side)
+    central._attach(cs_side)
+    readers = [asyncio.ensure_future(end._run()) for end in (charge_point, central)]
+    try:
+        yield charge_point, central
+    finally:
+        await charge_point.close()
+        await wait(asyncio.gather(*readers))
+
+
+async def test_the_read_loop_answers_through_send_async() -> None:
+    """An answer written by the read loop goes through send_async; a CALL made outside it, send."""
+    cp_side, cs_side = Recording("charge-point"), Recording("central-system")
+    async with recorded(cp_side, cs_side) as (charge_point, central):
+        charge_point.on("Reset", lambda request: {"status": "Accepted"})
+        assert await wait(central.call_request("Reset", {"type": "Soft"})) == {"status": "Accepted"}
+        assert (cs_side.used, cp_side.used) == (["send"], ["send_async"])
+
+
+async def test_a_closed_error_of_the_transport_drops_the_answer_quietly(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """send_async raising one of the transport's closed_errors drops the answer, logging no error."""
+    cp_side = Closing("charge-point")
+    async with recorded(cp_side, MemoryTransport("central-system")) as (charge_point, central):
+        errors: list[BaseException] = []
+        charge_point.on("error", errors.append)
+        answered, on_answer = future_and_setter()
+
+        def on_reset(request: dict[str, Any]) -> dict[str, Any]:
+            on_answer(request)
+            return {"status": "Accepted"}
+
+        charge_point.on("Reset", on_reset)
+        pending = central.call_request("Reset", {"type": "Soft"})
+        await wait(answered)
+        await until(lambda: cp_side.used == ["send_async"])
+        assert not pending.done()  # the answer was dropped, not sent
+        pending.cancel()
+        assert errors == []
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+async def test_websocket_send_async_on_a_closed_connection_raises_a_closed_error(
+    server: Server,
+) -> None:
+    """WebSocketTransport: send_async on a closed connection raises one of its closed_errors."""
+    async with raw_peer(server) as ws:
+        transport = WebSocketTransport(ws)
+        await wait(ws.close())
+        with pytest.raises(transport.closed_errors):
+            await wait(transport.send_async('[2,"1","Heartbeat",{}]'))
+        with pytest.raises(TransportClosed):
+            transport.send('[2,"2","Heartbeat",{}]')
