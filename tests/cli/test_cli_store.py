@@ -215,6 +215,71 @@ async def test_a_stop_transaction_queued_when_killed_is_delivered_on_restart(
     ]
 
 
+async def killed_while_starting(cs: Central, url: str, store: Path) -> str:
+    """Run the charge point until its StartTransaction is out unanswered, then SIGKILL it.
+
+    Returns:
+        The StartTransaction's message id.
+    """
+    never: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    async def hold(request: dict[str, Any]) -> dict[str, Any]:
+        await never
+        raise AssertionError("never answered")
+
+    cs.overrides["StartTransaction"] = hold
+    first = await simulate(url, store)
+    try:
+        message_id, _ = await cs.call("StartTransaction", lambda p: True, connection=1)
+    finally:
+        await kill(first)
+        never.cancel()
+    del cs.overrides["StartTransaction"]
+    async with asyncio.timeout(PROCESS_TIMEOUT):
+        await cs.closed[0].wait()
+    return message_id
+
+
+async def test_a_start_transaction_unanswered_when_killed_is_taken_up(tmp_path: Path) -> None:
+    """SIGKILL while StartTransaction awaits its answer: the next run sends it again and charges in that transaction."""
+    store = tmp_path / "state"
+    async with central() as (cs, url):
+        message_id = await killed_while_starting(cs, url, store)
+        second = await simulate(url, store)
+        try:
+            again, _ = await cs.call("StartTransaction", lambda p: True, connection=2)
+            _, sample = await cs.call("MeterValues", lambda p: "transactionId" in p, connection=2)
+            code, err = await finish(second)
+        finally:
+            stop_process(second)
+        assert code == 0, err
+        _, stop = await cs.call("StopTransaction", lambda p: True, connection=2)
+    assert again == message_id  # the same CALL, from the queue file
+    assert sample["transactionId"] == stop["transactionId"] == 1  # the one id issued
+    assert [name for _, _, name, _ in cs.calls].count("StartTransaction") == 2
+    assert cs.system.running[CP_ID] == {}
+
+
+async def test_a_transaction_the_state_file_lost_is_stopped(tmp_path: Path) -> None:
+    """A StartTransaction answered after a restart that no state file knows of: stopped at once (PowerLoss)."""
+    store = tmp_path / "state"
+    async with central() as (cs, url):
+        await killed_while_starting(cs, url, store)
+        (store / f"{CP_ID}.json").unlink()  # as if killed before it was written
+        second = await simulate(url, store)
+        try:
+            _, start = await cs.call("StartTransaction", lambda p: True, connection=2)
+            _, stop = await cs.call(
+                "StopTransaction", lambda p: p["reason"] == "PowerLoss", connection=2
+            )
+            code, err = await finish(second)
+        finally:
+            stop_process(second)
+        assert code == 0, err
+    assert stop["transactionId"] == 1 and stop["meterStop"] == start["meterStart"]
+    assert cs.system.running[CP_ID] == {}
+
+
 def test_a_queue_file_in_use_is_one_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
