@@ -613,7 +613,6 @@ class SimulatedChargePoint:
                 # StartTransaction stays queued for the next client instead.
                 connector.start = connector.id_tag = None
                 self._save()
-            connector.wake.set()
 
         future.add_done_callback(done)
 
@@ -726,7 +725,7 @@ class SimulatedChargePoint:
         else:
             connector.status = "Available" if connector.available else "Unavailable"
 
-    # ------------------------------------------------------------------ changes from the central system
+    # ------------------------------------------------------------------ keys and limits
 
     def _configuration_changed(self, key: str, value: str) -> None:
         client = self._current

@@ -1254,3 +1254,27 @@ async def test_stop_transaction_is_retried_by_the_library(server: Server) -> Non
     assert sim.stats.transactions_stopped == 1
     assert sim.stats.error_kinds["CALLERROR InternalError"] == 2
     assert not [kind for kind in sim.stats.error_kinds if "given up" in kind]
+
+
+async def test_a_start_transaction_given_up_frees_the_connector(server: Server) -> None:
+    """OCPP 1.6 §9.1: a StartTransaction refused TransactionMessageAttempts times is given up; the connector is Available again."""
+
+    def refuse(request: dict[str, Any]) -> dict[str, Any]:
+        raise OcppError("InternalError", "database down")
+
+    handlers = {"StartTransaction": refuse}
+    async with simulated(server, handlers=handlers, errors_expected=True) as sim:
+        wire = sim.wire
+        await wire.booted()
+        change = {"key": "TransactionMessageAttempts", "value": "1"}
+        assert await wire.send("ChangeConfiguration", change) == {"status": "Accepted"}
+        start = wire.mark()
+        assert await wire.send("RemoteStartTransaction", {"idTag": "R1"}) == {"status": "Accepted"}
+        await wire.call("StatusNotification", _connector(1, "Available"), start=start)
+        assert len(wire.calls("StartTransaction", start=start)) == 1
+        assert sim.stats.error_kinds["StartTransaction given up after 1 attempts"] == 1
+        assert (sim.stats.transactions_started, sim.stats.active_transactions) == (0, 0)
+        # Free again, once the charge point has taken the answer in: a session may start.
+        await wire.send("GetLocalListVersion", {})
+        assert wire.calls("Authorize", start=start) == []  # no driver came meanwhile
+        assert await wire.send("RemoteStartTransaction", {"idTag": "R2"}) == {"status": "Accepted"}
