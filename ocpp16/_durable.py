@@ -288,6 +288,29 @@ class Durable:
         """The queued CALLs, in order, as a snapshot."""
         return self._queue.queued()
 
+    @property
+    def policy(self) -> Reconnect | None:
+        """The backoff, or ``None`` for no reconnecting."""
+        return self._policy
+
+    @property
+    def attempts(self) -> int:
+        """TransactionMessageAttempts in force (§9.1)."""
+        return self._queue.attempts
+
+    @attempts.setter
+    def attempts(self, value: int) -> None:
+        self._queue.attempts = _count("transaction_message_attempts", value)
+
+    @property
+    def retry_interval(self) -> float:
+        """TransactionMessageRetryInterval in force, seconds (§9.1)."""
+        return self._queue.retry_interval
+
+    @retry_interval.setter
+    def retry_interval(self, value: float) -> None:
+        self._queue.retry_interval = _seconds("transaction_message_retry_interval", value)
+
     # ------------------------------------------------------------------ state
 
     def _set_link(self, new: LinkState) -> None:
@@ -393,6 +416,7 @@ class Durable:
         policy = self._policy
         assert policy is not None
         client = self._client
+        loop = asyncio.get_running_loop()
         failures = 0  # connection attempts in a row that failed
         step = 0  # waits since the backoff last started over
         try:
@@ -411,11 +435,17 @@ class Durable:
                         return
                     error: BaseException = exc
                 else:
-                    failures = step = 0
+                    failures = 0
+                    opened = loop.time()
                     self._opened()
                     self._finish_first(None)
                     await client.wait_closed()
                     self._dropped()
+                    if loop.time() - opened >= policy.stable_after:
+                        # A connection that held starts the backoff over; one that dropped
+                        # sooner is followed by a longer wait, so that a central system
+                        # which accepts and closes at once is not hammered.
+                        step = 0
                     error = ConnectionClosed(client._close_code, client._close_reason)
                 step += 1
                 delay = policy.delay(step, self._rng)

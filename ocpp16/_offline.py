@@ -169,6 +169,24 @@ class OfflineQueue:
         self._pump: asyncio.Task[None] | None = None
         self._load()
 
+    @property
+    def attempts(self) -> int:
+        """TransactionMessageAttempts in force (§9.1); a change applies from the next attempt."""
+        return self._attempts
+
+    @attempts.setter
+    def attempts(self, value: int) -> None:
+        self._attempts = value
+
+    @property
+    def retry_interval(self) -> float:
+        """TransactionMessageRetryInterval in force, seconds (§9.1); applies from the next wait."""
+        return self._retry_interval
+
+    @retry_interval.setter
+    def retry_interval(self, value: float) -> None:
+        self._retry_interval = value
+
     def wants(self, action: str, payload: object) -> bool:
         """Tell whether a CALL of ``action`` with ``payload`` goes to the queue."""
         if action not in self._actions or not isinstance(payload, Mapping):

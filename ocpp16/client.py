@@ -19,6 +19,7 @@ from ocpp16.protocol import Role
 from ocpp16.security import SECURITY_PROFILES
 
 if TYPE_CHECKING:
+    from ocpp16._durable import Durable
     from ocpp16.chargepoint._reconnect import Reconnect
     from ocpp16.store import Store, StoredCall
 
@@ -294,6 +295,57 @@ class Client(ClientBase):
     if not TYPE_CHECKING:
         # Type checkers read TypedCalls.call_request: one overload per action.
         call_request = _call_request
+
+    @property
+    def reconnect_policy(self) -> Reconnect | None:
+        """The backoff this client reconnects with (``reconnect``); ``None`` when it does not."""
+        return None if self._durable is None else self._durable.policy
+
+    @property
+    def boot_gate(self) -> bool:
+        """Whether only BootNotification goes out until one is Accepted (OCPP 1.6 §4.2.1)."""
+        return self._durable is not None and self._durable.boot_gate
+
+    @property
+    def transaction_message_attempts(self) -> int | None:
+        """Attempts per queued CALL (OCPP 1.6 §9.1 TransactionMessageAttempts), or ``None``.
+
+        ``None`` for a client without a queue.
+
+        Settable, for a ChangeConfiguration of the key: a new value applies
+        from the next attempt.
+
+        Raises:
+            ValueError: Set to a value out of range, or on a client without a queue.
+        """
+        return None if self._durable is None else self._durable.attempts
+
+    @transaction_message_attempts.setter
+    def transaction_message_attempts(self, value: int) -> None:
+        self._queue_option("transaction_message_attempts").attempts = value
+
+    @property
+    def transaction_message_retry_interval(self) -> float | None:
+        """Seconds between attempts, times the attempts made (OCPP 1.6 §9.1), or ``None``.
+
+        ``None`` for a client without a queue.
+
+        Settable, for a ChangeConfiguration of TransactionMessageRetryInterval:
+        a new value applies from the next wait.
+
+        Raises:
+            ValueError: Set to a value out of range, or on a client without a queue.
+        """
+        return None if self._durable is None else self._durable.retry_interval
+
+    @transaction_message_retry_interval.setter
+    def transaction_message_retry_interval(self, value: float) -> None:
+        self._queue_option("transaction_message_retry_interval").retry_interval = value
+
+    def _queue_option(self, name: str) -> Durable:
+        if self._durable is None:
+            raise ValueError(f"{name}: this client has no queue (no reconnect=... or store=...)")
+        return self._durable
 
     def queued(self) -> list[StoredCall]:
         """Return the CALLs in the offline queue, in order (a snapshot).

@@ -238,13 +238,18 @@ def build_parser() -> argparse.ArgumentParser:
         "SetChargingProfile (limits their power) and UnlockConnector work.\n\n"
         "A live line shows charge points connected, calls per second and errors; the "
         "closing summary gives latency p50/p95/p99 per action. Ctrl-C ends the run early "
-        "and still prints it.",
+        "and still prints it.\n\n"
+        "Each charge point reconnects after a drop with a backoff, keeps its transaction "
+        "messages in an offline queue until the central system answers them, retries them "
+        "TransactionMessageAttempts times, and sends nothing but BootNotification until "
+        "its boot is accepted. With --store the queues outlive the process.",
         epilog="exit status: 0 with no error counted, 1 if the first charge point could not "
         "connect or any error was counted, 2 for bad arguments.\n\n"
         "examples:\n"
         "  ocpp16 simulate ws://localhost:9220/ocpp\n"
         "  ocpp16 simulate ws://localhost:9220/ocpp --count 1000 --duration 120\n"
-        "  ocpp16 simulate wss://cs.example.com/ocpp --password s3cret --ca-file ca.pem",
+        "  ocpp16 simulate wss://cs.example.com/ocpp --password s3cret --ca-file ca.pem\n"
+        "  ocpp16 simulate ws://localhost:9220/ocpp --count 5 --store ./sim-state",
     )
     simulate.add_argument(
         "url", metavar="URL", type=_url, help="the central system, ws:// or wss://"
@@ -328,6 +333,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="wait this long for each answer (default: 30)",
     )
     simulate.add_argument("--seed", type=int, help="seed the random choices, for a repeatable run")
+    simulate.add_argument(
+        "--store",
+        metavar="DIR",
+        help="keep each charge point's offline queue (DIR/CP_ID.sqlite3) and running "
+        "transactions (DIR/CP_ID.json) in DIR, made if needed: a run started again on it, "
+        "with the same ids, delivers what the last one queued and takes up its transactions "
+        "(default: queues in memory)",
+    )
     simulate.add_argument(
         "--log", action="store_true", help="print every message as one line, as serve does"
     )

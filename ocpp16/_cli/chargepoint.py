@@ -5,90 +5,57 @@ Each one boots, sends heartbeats, and runs charging sessions on its connectors
 reconnecting when its connection drops. It answers the central system's calls
 as a real charger would: a Reset stops its transactions and reboots it, a
 RemoteStartTransaction starts a session, a ChangeConfiguration changes what it
-does. Built on the public API alone: :class:`~ocpp16.chargepoint.ChargePointSession`
-connects, reconnects, boots, beats and keeps the configuration keys; this module
+does. Built on the public API alone, on the durable charge point: its
+:class:`~ocpp16.Client` reconnects with a backoff, keeps the transaction
+messages in an offline queue (in memory, or with ``--store`` in a SQLite file)
+and retries them per TransactionMessageAttempts/RetryInterval, and gates
+everything on the boot; :class:`~ocpp16.chargepoint.ChargePointSession` follows
+its connections, boots, beats and keeps the configuration keys; this module
 adds the connectors, their sessions and physics, and the answers.
 """
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
+import contextlib
+import logging
 import random
 import socket
-import ssl as _ssl
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, get_args
+from typing import Any
 
 from ocpp16 import (
     Action,
-    CallTimeout,
     ChargePointSession,
     Client,
     ClientBase,
-    Configuration,
     ConnectionClosed,
     HandshakeError,
+    MemoryStore,
+    Ocpp16Error,
     OcppError,
     Reconnect,
+    Store,
 )
-from ocpp16.types import BootNotificationResponse, MessageTrigger
+from ocpp16.types import BootNotificationResponse
 
-from .stats import Stats, now_iso
+from .answers import Answers
+from .config import SimConfig, initial_configuration
+from .connector import Connector, availability, pause
+from .state import SavedConnector, StateFile, open_store
+from .stats import CallCounter, Stats, error_kind, now_iso
 
 __all__ = ["SimConfig", "SimulatedChargePoint", "describe_connect_error"]
 
 CONNECT = "(connect)"
 """The row of the latency table that times the WebSocket handshake."""
 
-_VOLTAGE = 230  # volts per phase, to turn a limit in amperes into watts
+# 1 s doubling up to 30 s, times 0.5 to 1.5: charge points cut off together come
+# back spread out; a connection that drops within 30 s does not start the backoff
+# over, so that a central system which accepts and closes at once is not hammered.
+_RECONNECT = Reconnect(initial=1.0, factor=2.0, max_delay=30.0, jitter=0.5, stable_after=30.0)
 
-
-@dataclass
-class SimConfig:
-    """How the simulated charge points behave.
-
-    Attributes:
-        url: The central system's URL; each charge point appends its id.
-        count: How many charge points.
-        duration: Seconds from the start until the charge points stop their
-            transactions and disconnect.
-        meter_interval: Seconds between MeterValues during a transaction
-            (the MeterValueSampleInterval key, which the central system may change).
-        session: Mean length of a charging session, in seconds.
-        idle: Mean pause between sessions, in seconds.
-        heartbeat_interval: Seconds between heartbeats; ``None`` takes the
-            interval of the BootNotification response.
-        connectors: Connectors per charge point.
-        prefix: Charge point ids are the prefix and a number (``SIM0001``).
-        password: The Basic-auth password of every charge point (profile 1 or 2).
-        passwords: The password of each charge point, by id; wins over ``password``.
-        ssl: The TLS context for ``wss://`` URLs.
-        connect_concurrency: Opening handshakes in flight at once.
-        call_timeout: Seconds to wait for the central system's answer.
-        seed: Seed of the random choices, for a repeatable run.
-    """
-
-    url: str
-    count: int = 10
-    duration: float = 60.0
-    meter_interval: float = 5.0
-    session: float = 30.0
-    idle: float = 10.0
-    heartbeat_interval: float | None = None
-    connectors: int = 1
-    prefix: str = "SIM"
-    password: str | None = None
-    passwords: Mapping[str, str] | None = None
-    ssl: _ssl.SSLContext | None = None
-    connect_concurrency: int = 50
-    call_timeout: float = 30.0
-    seed: int | None = None
-
-    def cp_id(self, index: int) -> str:
-        """Return the id of charge point ``index`` (from 1)."""
-        return f"{self.prefix}{index:0{max(4, len(str(self.count)))}d}"
+_log = logging.getLogger("ocpp16")
 
 
 def describe_connect_error(exc: BaseException) -> str:
@@ -108,86 +75,8 @@ def describe_connect_error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-@dataclass
-class _Connector:
-    """One connector and the transaction on it, which outlives a connection."""
-
-    id: int
-    meter_wh: float  # the energy delivered, exactly; the register shows whole Wh
-    max_power_w: float
-    wake: asyncio.Event = field(default_factory=asyncio.Event)
-    transaction_id: int | None = None
-    id_tag: str | None = None
-    remote_id_tag: str | None = None  # asked for by RemoteStartTransaction
-    stop_reason: str | None = None  # why the running transaction must stop now
-    limit_w: float | None = None  # from SetChargingProfile
-    power_w: float = 0.0
-    meter_start: int = 0
-    status: str = "Available"
-    available: bool = True  # ChangeAvailability: Operative (True) or Inoperative
-    available_next: bool | None = None  # a change Scheduled until the transaction ends
-    starting: bool = False  # between a driver's Authorize and the StartTransaction answer
-
-    @property
-    def register(self) -> int:
-        """The energy register as the meter reads it, in whole Wh."""
-        return int(self.meter_wh)
-
-
-# OCPP 1.6 §9.1: the standard configuration keys this charger has, typed and read-only
-# as the spec has them.
-def _initial_configuration(config: SimConfig, heartbeat: int) -> Configuration:
-    configuration = Configuration.standard(
-        {
-            "AuthorizeRemoteTxRequests": "false",
-            "ClockAlignedDataInterval": "0",
-            "ConnectionTimeOut": "60",
-            "GetConfigurationMaxKeys": "50",
-            "HeartbeatInterval": str(heartbeat),
-            "LocalAuthorizeOffline": "false",
-            "LocalPreAuthorize": "false",
-            "MeterValueSampleInterval": str(max(1, round(config.meter_interval))),
-            "MeterValuesSampledData": "Energy.Active.Import.Register,Power.Active.Import",
-            "NumberOfConnectors": str(config.connectors),
-            "ResetRetries": "3",
-            "StopTransactionOnEVSideDisconnect": "true",
-            "StopTransactionOnInvalidId": "true",
-            "SupportedFeatureProfiles": "Core,RemoteTrigger,SmartCharging",
-            "TransactionMessageAttempts": "3",
-            "TransactionMessageRetryInterval": "10",
-            "UnlockConnectorOnEVSideDisconnect": "true",
-            "WebSocketPingInterval": "0",
-        }
-    )
-    # A zero interval would flood the central system with MeterValues.
-    sample = configuration["MeterValueSampleInterval"]
-    configuration.define("MeterValueSampleInterval", dataclasses.replace(sample, minimum=1))
-    return configuration
-
-
-# OCPP 1.6 §5.17 and §7.32: what TriggerMessage may ask for, all of which this charger sends.
-_TRIGGERABLE = frozenset(get_args(MessageTrigger))
-
-
-def _availability(connector: _Connector) -> str:
-    """The status of an idle connector: Available, or Unavailable when Inoperative."""
-    return "Available" if connector.available else "Unavailable"
-
-
-async def _pause(event: asyncio.Event, seconds: float) -> bool:
-    """Wait ``seconds``, or less if ``event`` is set; tell whether it was set."""
-    if event.is_set():
-        return True
-    try:
-        async with asyncio.timeout(max(0.0, seconds)):
-            await event.wait()
-    except TimeoutError:
-        return event.is_set()
-    return True
-
-
 class SimulatedChargePoint:
-    """One simulated charge point: its connection, its connectors, its configuration.
+    """One simulated charge point: its client, its connectors, its configuration.
 
     Args:
         index: Its number, from 1; its id is ``config.cp_id(index)``.
@@ -195,6 +84,10 @@ class SimulatedChargePoint:
         stats: The counters it adds to.
         on_connection: Called with each new ``Client`` before it connects, to
             attach a message log.
+
+    Raises:
+        StoreError: With ``config.store``: its queue file cannot be used.
+        StateError: With ``config.store``: its state file cannot be read.
     """
 
     def __init__(
@@ -213,7 +106,7 @@ class SimulatedChargePoint:
         seed = None if config.seed is None else config.seed * 1_000_003 + index
         self.rng = random.Random(seed)
         self.connectors = [
-            _Connector(
+            Connector(
                 id=n,
                 meter_wh=self.rng.randrange(0, 2_000_000),
                 max_power_w=self.rng.choice((7_400.0, 11_000.0, 22_000.0)),
@@ -221,21 +114,40 @@ class SimulatedChargePoint:
             for n in range(1, config.connectors + 1)
         ]
         heartbeat = config.heartbeat_interval
-        self.configuration = _initial_configuration(config, max(1, round(heartbeat or 60)))
+        self.configuration = initial_configuration(config, max(1, round(heartbeat or 60)))
         self.configuration.on_change(self._configuration_changed)
         # The keys hold whole seconds (OCPP 1.6 §9.1: integers); the intervals of the
         # configuration may be shorter (--meter-interval 0.5). Each is used as given
         # until the central system sets its key (the session does so for heartbeats).
         self._exact: dict[str, float] = {"MeterValueSampleInterval": config.meter_interval}
         self.id_tags = [f"TAG{index:05d}{n}" for n in range(3)]
+        # The offline queue outlives each client: one store for the charge point's life,
+        # on disk with --store, next to the state file of its transactions.
+        self._state: StateFile | None = None
+        self.store: Store
+        if config.store is None:
+            self.store = MemoryStore()
+        else:
+            self.store = open_store(config.store, self.cp_id)
+            try:
+                self._state = StateFile(config.store, self.cp_id)
+                self._restore(self._state.read())
+            except BaseException:
+                self.store.close()
+                raise
+        self._counter = CallCounter(stats)
         # What run() is given: when to leave, the handshake gate, a connection already open.
         self._stop = asyncio.Event()
         self._gate = asyncio.Semaphore(config.connect_concurrency)
         self._first: Client | None = None
+        # The client made last, and whether the next connection needs a new one.
+        self._current: Client | None = None
+        self._fresh = False
+        # When the handshake being timed began (the "(connect)" row).
+        self._attempt_at: float | None = None
         # Set when this charge point must leave its connection: the run is over
         # ("Local") or a Reset was accepted ("HardReset" / "SoftReset").
         self._leaving: str | None = None
-        self._leave = asyncio.Event()
         self._charging: list[asyncio.Task[Any]] = []
         self.connects = 0
         self.booted = False
@@ -249,16 +161,13 @@ class SimulatedChargePoint:
                 "chargePointSerialNumber": self.cp_id[:25],
                 "firmwareVersion": "1.0",
             },
-            # 1 s doubling up to 30 s, times 0.5 to 1.5: charge points cut off
-            # together come back spread out.
-            reconnect=Reconnect(initial=1.0, factor=2.0, max_delay=30.0, jitter=0.5),
-            stable_after=30.0,
+            # The client reconnects by itself (_RECONNECT); the session follows it.
+            reconnect=False,
             configuration=self.configuration,
             heartbeat_interval=heartbeat,
             rng=self.rng,
             connect=lambda client: self.connect(self._gate, client),
             call=self.call,
-            boot_retry_delay=self._boot_retry_delay,
             on_connect=self._connected,
             on_boot=self._booted,
             before_close=self._depart,
@@ -267,51 +176,79 @@ class SimulatedChargePoint:
 
     @property
     def client(self) -> Client | None:
-        """The connection open now, or ``None``."""
+        """The client whose connection is open now, or ``None``."""
         return self.session.client
 
     # ------------------------------------------------------------------ life
+
+    def _restore(self, saved: dict[int, SavedConnector]) -> None:
+        """Take up what the state file says an earlier run left (``--store``)."""
+        # A transaction whose StopTransaction is queued is over: the queue delivers it.
+        queued = self.store.load()
+        stopping = {
+            call.payload.get("transactionId") for call in queued if call.action == "StopTransaction"
+        }
+        for connector in self.connectors:
+            state = saved.get(connector.id)
+            if state is None:
+                continue
+            connector.meter_wh = state.meter_wh
+            if state.transaction_id is not None and state.transaction_id not in stopping:
+                connector.transaction_id = state.transaction_id
+                connector.status = "Charging"
+                self.stats.transactions_resumed += 1
+                self.stats.active_transactions += 1
+            elif state.start is not None:
+                connector.start = state.start  # taken up by the first client (_adopt)
+            else:
+                continue
+            connector.id_tag, connector.meter_start = state.id_tag, state.meter_start
+
+    def _save(self) -> None:
+        """Write the state file (``--store``), after each change of a transaction."""
+        if self._state is not None:
+            try:
+                self._state.write({c.id: c.saved() for c in self.connectors})
+            except OSError as exc:
+                self.stats.error("(state)", f"cannot write the state file: {exc.strerror}")
+
+    def close_store(self) -> None:
+        """Release the queue's file, at the end of the run."""
+        self.store.close()
 
     def _new_client(self) -> Client:
         config = self.config
         password = (config.passwords or {}).get(self.cp_id, config.password)
         # OCPP 1.6 §9.1 WebSocketPingInterval: 0 (the default here) sends no pings;
-        # a value the central system sets applies from the next connection.
+        # a value the central system sets applies from the next connection, which
+        # a new client makes (_configuration_changed).
         ping = self.configuration.integer("WebSocketPingInterval")
         client = Client(
             self.cp_id,
             password=password,
             call_timeout=config.call_timeout,
             ping_interval=ping or None,
+            reconnect=_RECONNECT,
+            store=self.store,
+            # OCPP 1.6 §9.1: the library retries the queued transaction messages.
+            transaction_message_attempts=max(
+                1, self.configuration.integer("TransactionMessageAttempts")
+            ),
+            transaction_message_retry_interval=self.configuration.integer(
+                "TransactionMessageRetryInterval"
+            ),
         )
-        handlers: dict[str, Callable[[Any], Mapping[str, Any]]] = {
-            "CancelReservation": lambda r: {"status": "Rejected"},
-            "ChangeAvailability": self._change_availability,
-            "ChangeConfiguration": self.configuration.change_configuration,
-            "ClearCache": lambda r: {"status": "Accepted"},
-            "ClearChargingProfile": self._clear_charging_profile,
-            # OCPP 1.6 §5.6: no implementation for any vendorId.
-            "DataTransfer": lambda r: {"status": "UnknownVendorId"},
-            "GetCompositeSchedule": lambda r: {"status": "Rejected"},
-            "GetConfiguration": self.configuration.get_configuration,
-            # No diagnostics file to upload: the response has no fileName.
-            "GetDiagnostics": lambda r: {},
-            # OCPP 1.6 §6.28: -1 says Local Authorization Lists are not supported.
-            "GetLocalListVersion": lambda r: {"listVersion": -1},
-            "RemoteStartTransaction": self._remote_start,
-            "RemoteStopTransaction": self._remote_stop,
-            "ReserveNow": lambda r: {"status": "Rejected"},
-            "Reset": self._reset,
-            "SendLocalList": lambda r: {"status": "NotSupported"},
-            "SetChargingProfile": self._set_charging_profile,
-            "TriggerMessage": self._trigger_message,
-            "UnlockConnector": self._unlock_connector,
-            "UpdateFirmware": lambda r: {},
-        }
-        for action, handler in handlers.items():
+        for action, handler in Answers(self).handlers().items():
             client.on(action, self._counted(action, handler))
+        client.add_observer(self._counter)
+        client.on("connect", self._opened)
+        client.on("reconnecting", self._reconnecting)
+        client.on("queued_result", self._queued_result)
+        client.on("message_dropped", self._message_dropped)
         if self.on_connection is not None:
             self.on_connection(client)
+        self._current, self._fresh = client, False
+        self._adopt(client)
         return client
 
     def _counted(
@@ -325,36 +262,79 @@ class SimulatedChargePoint:
 
         return count
 
-    async def connect(self, gate: asyncio.Semaphore, client: Client | None = None) -> Client:
-        """Open a connection (of ``client``, or of a new one), timing the handshake.
+    def _opened(self) -> None:
+        """Each connection of each client: counted, and its handshake timed."""
+        self.connects += 1
+        if self._attempt_at is not None:
+            self.stats.latency(CONNECT, asyncio.get_running_loop().time() - self._attempt_at)
+            self._attempt_at = None
+
+    def _reconnecting(self, attempt: int, delay: float, error: BaseException) -> None:
+        """The client waits ``delay`` seconds before its next attempt, which is timed."""
+        if not isinstance(error, ConnectionClosed):
+            self.stats.error(CONNECT, describe_connect_error(error))
+        self._attempt_at = asyncio.get_running_loop().time() + delay
+
+    async def connect(
+        self, gate: asyncio.Semaphore, client: Client | None = None, *, fail_fast: bool = False
+    ) -> Client:
+        """Open the first connection of ``client`` (or of a new one), timing the handshake.
+
+        The client tries again as its backoff says until a connection is open,
+        each failure counted; ``gate`` bounds the first attempts in flight.
+
+        Args:
+            gate: Bounds the handshakes in flight across all charge points.
+            client: The client; a new one by default.
+            fail_fast: Raise the first attempt's error (and close the client)
+                instead of trying again.
 
         Raises:
-            HandshakeError: The central system refused it.
-            OSError: The central system could not be reached.
-            TimeoutError: The handshake took too long.
+            HandshakeError: With ``fail_fast``: the central system refused it.
+            OSError: Likewise: the central system could not be reached.
+            TimeoutError: Likewise: the handshake took too long.
         """
         client = client if client is not None else self._new_client()
         loop = asyncio.get_running_loop()
-        async with gate:
-            started = loop.time()
-            try:
-                await client.connect(self.config.url, ssl=self.config.ssl)
-            except (HandshakeError, OSError, TimeoutError) as exc:
-                self.stats.error(CONNECT, describe_connect_error(exc))
-                raise
-        self.stats.latency(CONNECT, loop.time() - started)
-        self.connects += 1
+        failed: asyncio.Future[BaseException] = loop.create_future()
+
+        def on_reconnecting(attempt: int, delay: float, error: BaseException) -> None:
+            if not failed.done():
+                failed.set_result(error)
+
+        client.on("reconnecting", on_reconnecting)
+        connecting: asyncio.Future[None] | None = None
+        try:
+            async with gate:
+                self._attempt_at = loop.time()
+                connecting = asyncio.ensure_future(
+                    client.connect(self.config.url, ssl=self.config.ssl)
+                )
+                waits: set[asyncio.Future[Any]] = {connecting, failed}
+                await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            if fail_fast and not connecting.done():
+                raise failed.result()
+            await connecting
+        except BaseException:
+            if connecting is not None and not connecting.done():
+                connecting.cancel()
+                await asyncio.wait({connecting})
+            if fail_fast:
+                await client.close()
+            raise
+        finally:
+            client.remove_listener("reconnecting", on_reconnecting)
         return client
 
     async def connect_unless(self, stop: asyncio.Event, gate: asyncio.Semaphore) -> Client | None:
-        """Connect, unless ``stop`` is set first (Ctrl-C during the ramp): then ``None``.
+        """Connect once, unless ``stop`` is set first (Ctrl-C during the ramp): then ``None``.
 
         Raises:
             HandshakeError: The central system refused the connection.
             OSError: The central system could not be reached.
             TimeoutError: The handshake took too long.
         """
-        connecting = asyncio.ensure_future(self.connect(gate))
+        connecting = asyncio.ensure_future(self.connect(gate, fail_fast=True))
         stopping = asyncio.ensure_future(stop.wait())
         try:
             await asyncio.wait({connecting, stopping}, return_when=asyncio.FIRST_COMPLETED)
@@ -382,8 +362,42 @@ class SimulatedChargePoint:
             await stop.wait()
 
     def _next_client(self) -> Client:
+        """The client of the next connection: the one that reconnects by itself, or a new one.
+
+        A new one after a Reset (a reboot) and after WebSocketPingInterval changed;
+        the session then closes the last one.
+        """
         first, self._first = self._first, None
-        return first if first is not None else self._new_client()
+        if first is not None:
+            return first
+        if self._current is not None and not self._fresh:
+            return self._current
+        return self._new_client()
+
+    def _adopt(self, client: Client) -> None:
+        """Have ``client`` bring the answers of the StartTransactions an earlier client queued.
+
+        Their answers come as ``"queued_result"`` (a restart, a new client after
+        a Reset); one no longer queued was answered before its id was kept, or
+        given up: its transaction is over.
+        """
+        queued = [call.payload for call in client.queued() if call.action == "StartTransaction"]
+        loop = asyncio.get_running_loop()
+        for connector in self.connectors:
+            if connector.start is None:
+                continue
+            if connector.start not in queued:
+                _log.warning(
+                    "%s: the StartTransaction on connector %d is no longer queued; its "
+                    "transaction is dropped",
+                    self.cp_id,
+                    connector.id,
+                )
+                connector.start = connector.start_call = connector.id_tag = None
+                self._save()
+                continue
+            connector.start_call = loop.create_future()
+            self._follow_start(connector, connector.start_call)
 
     def _connected(self, client: Client) -> None:
         self.stats.connected += 1
@@ -399,8 +413,9 @@ class SimulatedChargePoint:
     async def _depart(self, client: Client) -> None:
         # Before a connection closes on purpose, the transactions stop: reason "Local"
         # at the end of the run, "HardReset"/"SoftReset" for a Reset (OCPP 1.6 §5.14).
+        # A Reset reboots: the next connection is a new client's.
         self._leaving = self._leaving or "Local"
-        self._leave.set()  # cuts short the pauses between StopTransaction attempts
+        self._fresh = True
         for connector in self.connectors:
             connector.wake.set()
         if self._charging:
@@ -411,36 +426,69 @@ class SimulatedChargePoint:
         if self._leaving is None and not self._stop.is_set():
             self.stats.error("(connection)", "connection closed by the central system")
         self._leaving = None
-        self._leave.clear()
         self._charging = []
 
     # ------------------------------------------------------------------ calls
 
     async def call(self, action: str, payload: dict[str, Any]) -> dict[str, Any] | None:
-        """Send a CALL and time its answer; ``None`` when it failed (counted as an error)."""
+        """Send a CALL; its answer, or ``None`` when it failed (counted as an error).
+
+        Answers and failures are counted as they happen, every attempt of a
+        retried CALL too (``CallCounter``); here only the failures of CALLs
+        that never went out.
+        """
         client = self.client
         if client is None:
             return None
-        loop = asyncio.get_running_loop()
-        started = loop.time()
         try:
-            result = await client.call_request(Action(action), payload)
-        except CallTimeout:
-            self.stats.error(action, "timeout")
+            return await client.call_request(Action(action), payload)
+        except Ocpp16Error as exc:
+            if exc not in self._counter.seen:
+                self.stats.error(action, error_kind(exc))
             return None
-        except OcppError as exc:
-            self.stats.error(action, f"CALLERROR {exc.code}")
-            return None
-        except ConnectionClosed:
-            self.stats.error(action, "connection closed before the answer")
-            return None
-        self.stats.latency(action, loop.time() - started)
-        return result
 
-    def _boot_retry_delay(self, answer: BootNotificationResponse | None) -> float:
-        # Pending or Rejected: ask again after the interval it gave, at most a minute.
-        interval = (answer["interval"] or 10) if answer is not None else 10
-        return min(interval, 60) * self.rng.uniform(0.8, 1.2)
+    def _queued_result(self, action: str, request: dict[str, Any], answer: dict[str, Any]) -> None:
+        """The answer to a CALL queued by an earlier client or run, which has no future here."""
+        if action == "StopTransaction":
+            self.stats.transactions_stopped += 1
+        elif action == "StartTransaction":
+            for connector in self.connectors:
+                call = connector.start_call
+                if connector.start == request and call is not None and not call.done():
+                    call.set_result(answer)
+                    return
+            # A transaction this charge point knows nothing of (its state was lost
+            # with a killed process): it cannot go on, so it stops at once.
+            _log.warning(
+                "%s: stopping transaction %s, started by an earlier run",
+                self.cp_id,
+                answer.get("transactionId"),
+            )
+            stop = {
+                "transactionId": answer.get("transactionId"),
+                "meterStop": request.get("meterStart"),
+                "timestamp": now_iso(),
+                "reason": "PowerLoss",
+            }
+            if self._current is not None:
+                self._current.call_request(Action.StopTransaction, stop).add_done_callback(
+                    _retrieve
+                )
+
+    def _message_dropped(self, action: str, payload: dict[str, Any], error: BaseException) -> None:
+        """A queued CALL was given up (OCPP 1.6 §9.1 TransactionMessageAttempts)."""
+        if isinstance(error, OcppError):
+            attempts = self._current.transaction_message_attempts if self._current else None
+            self.stats.error("(transaction)", f"{action} given up after {attempts} attempts")
+        else:
+            self.stats.error("(transaction)", f"{action} dropped: {error}")
+        if action != "StartTransaction":
+            return
+        for connector in self.connectors:
+            call = connector.start_call
+            if connector.start == payload and call is not None and not call.done():
+                # After a new client its future is the charge point's own: fail it here.
+                call.set_exception(error)
 
     def _interval(self, key: str) -> float:
         exact = self._exact.get(key)
@@ -468,7 +516,7 @@ class SimulatedChargePoint:
         for connector in self.connectors:
             await self._status(connector.id, connector.status)
 
-    async def _meter_values(self, connector: _Connector, context: str = "Sample.Periodic") -> None:
+    async def _meter_values(self, connector: Connector, context: str = "Sample.Periodic") -> None:
         sampled = [
             {"value": value, "context": context, "measurand": measurand, "unit": unit}
             for value, measurand, unit in (
@@ -482,30 +530,41 @@ class SimulatedChargePoint:
         }
         if connector.transaction_id is not None:
             payload["transactionId"] = connector.transaction_id
+            self._save()  # the register, for a transaction taken up after a restart
         await self.call("MeterValues", payload)
 
     # ------------------------------------------------------------------ sessions
 
-    async def _sessions(self, connector: _Connector) -> None:
+    async def _sessions(self, connector: Connector) -> None:
         """Charging sessions, one after the other, until the charge point leaves."""
         # A wake-up left from the previous connection (the call to leave, set while
         # this connector was not waiting) is spent: what a RemoteStart/StopTransaction
         # asked for is in remote_id_tag and stop_reason, not in the event.
         connector.wake.clear()
         while self._leaving is None:
-            if connector.transaction_id is None and not await self._begin(connector):
+            if connector.finishing:
+                # A StopTransaction queued on an earlier connection: its answer first.
+                await self._stopped(connector)
                 continue
+            if connector.transaction_id is None:
+                started = (
+                    await self._started(connector)
+                    if connector.start is not None
+                    else await self._begin(connector)
+                )
+                if not started:
+                    if connector.start is not None:
+                        return  # its answer comes to a client yet to be made
+                    continue
             await self._charge(connector)
-            if not await self._end(connector):
-                # The connection went with the StopTransaction in flight: it is sent
-                # again on the next connection (the transaction stays open till then).
-                return
+            self._end(connector)
+            await self._stopped(connector)
 
-    async def _begin(self, connector: _Connector) -> bool:
+    async def _begin(self, connector: Connector) -> bool:
         """Wait for a driver (or a RemoteStartTransaction) and start a transaction."""
         remote = connector.remote_id_tag
         if remote is None:
-            await _pause(connector.wake, self.config.idle * self.rng.uniform(0.5, 1.5))
+            await pause(connector.wake, self.config.idle * self.rng.uniform(0.5, 1.5))
             connector.wake.clear()
             remote = connector.remote_id_tag
         if self._leaving is not None or not connector.available:
@@ -517,39 +576,76 @@ class SimulatedChargePoint:
         finally:
             connector.starting = False
 
-    async def _start(self, connector: _Connector, remote: str | None) -> bool:
+    async def _start(self, connector: Connector, remote: str | None) -> bool:
         id_tag = remote or self.rng.choice(self.id_tags)
         if remote is None:
             answer = await self.call("Authorize", {"idTag": id_tag})
             if answer is None or answer["idTagInfo"]["status"] != "Accepted":
                 return False
-        await self._status(connector.id, "Preparing")
-        answer = await self.call(
-            "StartTransaction",
-            {
-                "connectorId": connector.id,
-                "idTag": id_tag,
-                "meterStart": connector.register,
-                "timestamp": now_iso(),
-            },
-        )
-        if answer is None:
-            await self._status(connector.id, "Available")
+        client = self.client
+        if client is None:
             return False
+        await self._status(connector.id, "Preparing")
+        start = {
+            "connectorId": connector.id,
+            "idTag": id_tag,
+            "meterStart": connector.register,
+            "timestamp": now_iso(),
+        }
+        # Queued: stored before call_request returns, and sent (again) until the
+        # central system answers it or it is given up (OCPP 1.6 §4.7, §9.1).
+        future = client.call_request(Action.StartTransaction, start)
+        connector.start, connector.id_tag, connector.meter_start = start, id_tag, connector.register
+        connector.start_call = future
+        self._follow_start(connector, future)
+        self._save()
+        return await self._started(connector)
+
+    def _follow_start(self, connector: Connector, future: asyncio.Future[dict[str, Any]]) -> None:
+        """Take in the StartTransaction's answer when it comes, whoever waits for it."""
+
+        def done(future: asyncio.Future[dict[str, Any]]) -> None:
+            error = future.exception() if not future.cancelled() else ConnectionClosed(1000, "")
+            if connector.start_call is not future:
+                return  # a newer client brings its answer
+            connector.start_call = None
+            if error is None:
+                self._transaction_started(connector, future.result())
+            elif not isinstance(error, ConnectionClosed):
+                # Given up (OCPP 1.6 §9.1): no transaction. A closed client's
+                # StartTransaction stays queued for the next client instead.
+                connector.start = connector.id_tag = None
+                self._save()
+
+        future.add_done_callback(done)
+
+    def _transaction_started(self, connector: Connector, answer: dict[str, Any]) -> None:
         connector.transaction_id = answer["transactionId"]
-        connector.meter_start = connector.register
-        connector.id_tag = id_tag
+        connector.start = None
         connector.stop_reason = None
         self.stats.transactions_started += 1
         self.stats.active_transactions += 1
         if answer["idTagInfo"]["status"] != "Accepted":
             # OCPP 1.6 §4.8 with StopTransactionOnInvalidId true: stop at once.
             connector.stop_reason = "DeAuthorized"
-        else:
+        self._save()
+
+    async def _started(self, connector: Connector) -> bool:
+        """Wait for the StartTransaction's answer; tell whether the transaction runs."""
+        future = connector.start_call
+        if future is not None:
+            # Shielded: when the connection ends first, the answer still comes to it.
+            with contextlib.suppress(Ocpp16Error):
+                await asyncio.shield(future)
+        if connector.transaction_id is None:
+            if connector.start is None:
+                await self._status(connector.id, "Available")
+            return False
+        if connector.stop_reason is None:
             await self._status(connector.id, "Charging")
         return True
 
-    async def _charge(self, connector: _Connector) -> None:
+    async def _charge(self, connector: Connector) -> None:
         """Deliver energy and send MeterValues until the session is over."""
         loop = asyncio.get_running_loop()
         now = loop.time()
@@ -561,7 +657,7 @@ class SimulatedChargePoint:
             next_sample = last_sample + self._interval("MeterValueSampleInterval")
             limit = connector.limit_w if connector.limit_w is not None else connector.max_power_w
             connector.power_w = min(limit, connector.max_power_w) * self.rng.uniform(0.92, 1.0)
-            woken = await _pause(connector.wake, min(next_sample, end) - loop.time())
+            woken = await pause(connector.wake, min(next_sample, end) - loop.time())
             connector.wake.clear()
             now = loop.time()
             connector.meter_wh += connector.power_w * (now - last) / 3600
@@ -575,21 +671,18 @@ class SimulatedChargePoint:
                 await self._meter_values(connector)
         connector.power_w = 0.0
 
-    async def _end(self, connector: _Connector) -> bool:
-        """Send StopTransaction for the connector's transaction.
+    def _end(self, connector: Connector) -> None:
+        """Queue the StopTransaction of the connector's transaction; the transaction is over.
 
-        OCPP 1.6 §4.10: a StopTransaction the central system fails to process is
-        sent again, up to TransactionMessageAttempts times in all, waiting
-        TransactionMessageRetryInterval times the number of attempts so far;
-        then it is given up (and counted so).
-
-        Returns:
-            False when the connection closed before the answer: the transaction
-            stays open, to be stopped on the next connection.
+        The library sends it until the central system answers, across lost
+        connections, and retries it TransactionMessageAttempts times,
+        TransactionMessageRetryInterval apart, when it is refused (OCPP 1.6
+        §4.10, §9.1); then it is given up (``"message_dropped"``, counted).
         """
         transaction_id = connector.transaction_id
-        if transaction_id is None:
-            return True
+        client = self._current
+        if transaction_id is None or client is None:
+            return
         reason = connector.stop_reason or self._leaving or "Local"
         payload: dict[str, Any] = {
             "transactionId": transaction_id,
@@ -599,46 +692,58 @@ class SimulatedChargePoint:
         }
         if connector.id_tag is not None:
             payload["idTag"] = connector.id_tag
-        meter_stop = connector.register
-        attempts = max(1, self.configuration.integer("TransactionMessageAttempts"))
-        retry = float(self.configuration.integer("TransactionMessageRetryInterval"))
-        for attempt in range(1, attempts + 1):
-            client = self.client
-            answer = await self.call("StopTransaction", payload)
-            if answer is not None:
-                break
-            if client is None or not client.is_open:
-                return False
-            if attempt < attempts:
-                await _pause(self._leave, retry * attempt)
-        else:
-            self.stats.error("(transaction)", f"StopTransaction given up after {attempts} attempts")
-        connector.transaction_id = None
-        connector.stop_reason = None
-        if answer is not None:
-            self.stats.transactions_stopped += 1
+        future = client.call_request(Action.StopTransaction, payload)
         self.stats.active_transactions -= 1
-        self.stats.energy_wh += meter_stop - connector.meter_start
+        self.stats.energy_wh += connector.register - connector.meter_start
+        connector.transaction_id = connector.stop_reason = connector.id_tag = None
+        connector.stop_call, connector.finishing = future, True
+        self._save()
+
+        def done(future: asyncio.Future[dict[str, Any]]) -> None:
+            error = future.exception() if not future.cancelled() else None
+            if connector.stop_call is future:
+                connector.stop_call = None
+            if not future.cancelled() and error is None:
+                self.stats.transactions_stopped += 1
+            elif isinstance(error, ConnectionClosed):
+                # Closed by the charge point (a Reset, the end): it stays queued, and
+                # the next client delivers it ("queued_result").
+                connector.finishing = False
+                connector.status = availability(connector)
+
+        future.add_done_callback(done)
+
+    async def _stopped(self, connector: Connector) -> None:
+        """Wait for the StopTransaction's answer (or its end), then report the connector."""
+        future = connector.stop_call
+        if future is not None:
+            with contextlib.suppress(Ocpp16Error):
+                await asyncio.shield(future)
+        if not connector.finishing:
+            return
+        connector.finishing = False
         if self._leaving is None:
             await self._status(connector.id, "Finishing")
             await self._available_or_not(connector)
         else:
             connector.status = "Available" if connector.available else "Unavailable"
-        return True
 
-    # ------------------------------------------------------------------ the central system's calls
-
-    def _connector(self, connector_id: Any) -> _Connector | None:
-        if isinstance(connector_id, int) and 1 <= connector_id <= len(self.connectors):
-            return self.connectors[connector_id - 1]
-        return None
+    # ------------------------------------------------------------------ keys and limits
 
     def _configuration_changed(self, key: str, value: str) -> None:
+        client = self._current
         if key == "MeterValueSampleInterval":
             self._exact.pop(key, None)
             self._nudge(self.connectors)  # the new interval counts from the last sample
+        elif key == "WebSocketPingInterval":
+            self._fresh = True  # a client of its own for the next connection
+        elif key == "TransactionMessageAttempts" and client is not None:
+            # OCPP 1.6 §9.1: the library applies it from the next attempt.
+            client.transaction_message_attempts = max(1, int(value))
+        elif key == "TransactionMessageRetryInterval" and client is not None:
+            client.transaction_message_retry_interval = int(value)
 
-    def _nudge(self, connectors: Sequence[_Connector | None]) -> None:
+    def _nudge(self, connectors: Sequence[Connector | None]) -> None:
         """Wake the charging ``connectors``, so that a new interval or limit applies at once."""
         for connector in connectors:
             if (
@@ -649,149 +754,15 @@ class SimulatedChargePoint:
             ):
                 connector.wake.set()
 
-    def _reset(self, request: dict[str, Any]) -> dict[str, Any]:
-        # OCPP 1.6 §5.14: stop the transactions (reason HardReset/SoftReset), then reboot.
-        if self._leaving is None:
-            self._leaving = "HardReset" if request["type"] == "Hard" else "SoftReset"
-            self._leave.set()
-            self.session.reconnect(delay=self.rng.uniform(0.2, 1.0))  # the reboot
-        return {"status": "Accepted"}
-
-    def _remote_start(self, request: dict[str, Any]) -> dict[str, Any]:
-        # OCPP 1.6 §5.11: a connectorId, when given, is > 0.
-        wanted = request.get("connectorId")
-        candidates = self.connectors if wanted is None else [self._connector(wanted)]
-        for connector in candidates:
-            if (
-                connector is not None
-                and connector.transaction_id is None
-                and connector.remote_id_tag is None
-                and not connector.starting
-                and connector.available
-                and self._leaving is None
-            ):
-                connector.remote_id_tag = request["idTag"]
-                connector.wake.set()
-                return {"status": "Accepted"}
-        return {"status": "Rejected"}
-
-    def _remote_stop(self, request: dict[str, Any]) -> dict[str, Any]:
-        for connector in self.connectors:
-            if connector.transaction_id == request["transactionId"]:
-                connector.stop_reason = "Remote"
-                connector.wake.set()
-                return {"status": "Accepted"}
-        return {"status": "Rejected"}
-
-    def _unlock_connector(self, request: dict[str, Any]) -> dict[str, Any]:
-        connector = self._connector(request["connectorId"])
-        if connector is None:
-            return {"status": "NotSupported"}
-        if connector.transaction_id is not None:
-            # OCPP 1.6 §5.18: unlocking during a transaction stops it first.
-            connector.stop_reason = "UnlockCommand"
-            connector.wake.set()
-        return {"status": "Unlocked"}
-
-    def _change_availability(self, request: dict[str, Any]) -> dict[str, Any]:
-        connector_id = request["connectorId"]
-        if connector_id != 0 and self._connector(connector_id) is None:
-            return {"status": "Rejected"}
-        operative = request["type"] == "Operative"
-        targets = self.connectors if connector_id == 0 else [self.connectors[connector_id - 1]]
-        scheduled = False
-        for connector in targets:
-            if connector.transaction_id is not None or connector.starting:
-                # OCPP 1.6 §5.2: a connector in a transaction changes once it ends;
-                # asking for what it is already cancels a change still to come.
-                if connector.available == operative:
-                    connector.available_next = None
-                else:
-                    connector.available_next = operative
-                    scheduled = True
-            elif connector.available != operative:
-                connector.available = operative
-                self.session.after_reply(self._status(connector.id, _availability(connector)))
-                connector.wake.set()
-        if connector_id == 0 and not scheduled:
-            self.session.after_reply(self._status(0, self._station_status()))
-        return {"status": "Scheduled" if scheduled else "Accepted"}
-
-    async def _available_or_not(self, connector: _Connector) -> None:
+    async def _available_or_not(self, connector: Connector) -> None:
         """After a transaction: apply a Scheduled availability change, and report the status."""
         if connector.available_next is not None:
             connector.available = connector.available_next
             connector.available_next = None
-        await self._status(connector.id, _availability(connector))
+        await self._status(connector.id, availability(connector))
 
-    def _set_charging_profile(self, request: dict[str, Any]) -> dict[str, Any]:
-        connector_id = request["connectorId"]
-        profile = request["csChargingProfiles"]
-        targets = self.connectors if connector_id == 0 else [self._connector(connector_id)]
-        if any(c is None for c in targets):
-            return {"status": "Rejected"}
-        if profile["chargingProfilePurpose"] == "ChargePointMaxProfile" and connector_id != 0:
-            # OCPP 1.6 §3.13.1: a ChargePointMaxProfile is set on connector 0 only.
-            return {"status": "Rejected"}
-        if profile["chargingProfilePurpose"] == "TxProfile" and (
-            connector_id == 0 or all(c is None or c.transaction_id is None for c in targets)
-        ):
-            # OCPP 1.6 §5.16: a TxProfile applies to a transaction; with none on the
-            # connector the charge point rejects it (compliance test TC_058_1_CS).
-            return {"status": "Rejected"}
-        schedule = profile["chargingSchedule"]
-        first = schedule["chargingSchedulePeriod"][0]
-        limit = float(first["limit"])
-        if limit < 0:
-            return {"status": "Rejected"}  # a charging limit below zero means nothing
-        if schedule["chargingRateUnit"] == "A":
-            limit *= _VOLTAGE * first.get("numberPhases", 3)
-        for connector in targets:
-            if connector is not None:
-                connector.limit_w = limit
-        self._nudge(targets)
-        return {"status": "Accepted"}
 
-    def _clear_charging_profile(self, request: dict[str, Any]) -> dict[str, Any]:
-        cleared = False
-        for connector in self.connectors:
-            if connector.limit_w is not None and request.get("connectorId") in (
-                None,
-                0,
-                connector.id,
-            ):
-                connector.limit_w = None
-                cleared = True
-                self._nudge([connector])
-        return {"status": "Accepted" if cleared else "Unknown"}
-
-    def _trigger_message(self, request: dict[str, Any]) -> dict[str, Any]:
-        message = request["requestedMessage"]
-        connector_id = request.get("connectorId")
-        if connector_id is not None and connector_id != 0 and self._connector(connector_id) is None:
-            return {"status": "Rejected"}
-        if message not in _TRIGGERABLE:
-            return {"status": "NotImplemented"}
-        # OCPP 1.6 §5.17: the answer goes first, then the message it asked for.
-        self.session.after_reply(self._send_triggered(message, connector_id))
-        return {"status": "Accepted"}
-
-    async def _send_triggered(self, message: str, connector_id: int | None) -> None:
-        chosen = self.connectors if not connector_id else [self.connectors[connector_id - 1]]
-        if message == "BootNotification":
-            await self.session.boot()
-        elif message == "Heartbeat":
-            await self.call("Heartbeat", {})
-        elif message == "StatusNotification":
-            if connector_id is None:
-                await self._status_all()
-            elif connector_id == 0:
-                await self._status(0, self._station_status())
-            else:
-                await self._status(connector_id, chosen[0].status)
-        elif message == "MeterValues":
-            for connector in chosen:
-                # OCPP 1.6 §7.35 ReadingContext: "Trigger", for a TriggerMessage.
-                await self._meter_values(connector, context="Trigger")
-        else:  # DiagnosticsStatusNotification, FirmwareStatusNotification
-            await self.call(message, {"status": "Idle"})
+def _retrieve(future: asyncio.Future[Any]) -> None:
+    # Its failure is counted as it happens ("message_dropped", CallCounter).
+    if not future.cancelled():
+        future.exception()

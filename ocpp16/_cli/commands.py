@@ -25,7 +25,14 @@ from .chargepoint import SimConfig
 from .demo import run_demo
 from .output import MessageLog
 from .serve import CannotListen, ServeConfig, run_server
-from .simulate import Interrupted, ProgressView, Unreachable, render_summary, run_simulation
+from .simulate import (
+    BadStore,
+    Interrupted,
+    ProgressView,
+    Unreachable,
+    render_summary,
+    run_simulation,
+)
 
 __all__ = ["run"]
 
@@ -53,7 +60,7 @@ def _run(args: argparse.Namespace, prog: str) -> int:
     except _Usage as exc:
         print(f"{prog}: error: {exc} (see '{prog} --help')", file=sys.stderr)
         return 2
-    except (Unreachable, CannotListen) as exc:
+    except (Unreachable, CannotListen, BadStore) as exc:
         print(f"{prog}: {exc}", file=sys.stderr)
         return 1
     except Interrupted:
@@ -276,11 +283,13 @@ def _simulate(args: argparse.Namespace) -> int:
         connect_concurrency=args.concurrency,
         call_timeout=args.call_timeout,
         seed=args.seed,
+        store=args.store,
     )
     console = _console()
     log = MessageLog("charge_point", console=console) if args.log and not args.json else None
-    # A socket per charge point, and a margin for the rest of the process.
-    limit, needed = open_file_limit(args.count + 64)
+    # A socket per charge point (and with --store its queue file and write-ahead
+    # log), and a margin for the rest of the process.
+    limit, needed = open_file_limit(args.count * (3 if args.store else 1) + 64)
     if limit < needed:
         print(
             f"ocpp16 simulate: warning: this process may open {limit} files, and "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -11,12 +12,14 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from ocpp16 import ClientBase, HandshakeError
+from ocpp16 import ClientBase, HandshakeError, StoreError
 
 from .chargepoint import SimConfig, SimulatedChargePoint, describe_connect_error
+from .state import StateError
 from .stats import Stats
 
 __all__ = [
+    "BadStore",
     "Interrupted",
     "ProgressView",
     "SimResult",
@@ -28,6 +31,10 @@ __all__ = [
 
 class Unreachable(Exception):
     """The first charge point could not connect; the message says why, in one line."""
+
+
+class BadStore(Exception):
+    """The ``--store`` directory, or a file in it, cannot be used; the message says why."""
 
 
 class Interrupted(Exception):
@@ -144,15 +151,48 @@ async def run_simulation(
     Raises:
         Unreachable: The first charge point could not connect.
         Interrupted: ``stop`` was set before it did.
+        BadStore: ``config.store`` cannot be used.
     """
-    loop = asyncio.get_running_loop()
     stats = Stats()
+    points = _charge_points(config, stats, on_connection)
+    try:
+        return await _run(config, stats, points, stop, on_tick, tick, on_started)
+    finally:
+        for point in points:
+            point.close_store()
+
+
+def _charge_points(
+    config: SimConfig, stats: Stats, on_connection: Callable[[ClientBase], None] | None
+) -> list[SimulatedChargePoint]:
+    """Make the charge points; with ``--store``, each finds what the last run left."""
+    points: list[SimulatedChargePoint] = []
+    try:
+        if config.store is not None:
+            os.makedirs(config.store, exist_ok=True)
+        for index in range(1, config.count + 1):
+            points.append(SimulatedChargePoint(index, config, stats, on_connection=on_connection))
+    except (StoreError, StateError, OSError) as exc:
+        for point in points:
+            point.close_store()
+        if isinstance(exc, OSError):
+            raise BadStore(f"cannot make the store directory {config.store!r}: {exc}") from None
+        raise BadStore(str(exc)) from None
+    return points
+
+
+async def _run(
+    config: SimConfig,
+    stats: Stats,
+    points: list[SimulatedChargePoint],
+    stop: asyncio.Event | None,
+    on_tick: Callable[[Stats, float], None] | None,
+    tick: float,
+    on_started: Callable[[], None] | None,
+) -> SimResult:
+    loop = asyncio.get_running_loop()
     stop = stop if stop is not None else asyncio.Event()
     gate = asyncio.Semaphore(config.connect_concurrency)
-    points = [
-        SimulatedChargePoint(index, config, stats, on_connection=on_connection)
-        for index in range(1, config.count + 1)
-    ]
     try:
         first = await points[0].connect_unless(stop, gate)
     except (HandshakeError, OSError, TimeoutError) as exc:
@@ -223,9 +263,11 @@ def render_summary(result: SimResult) -> Group:
         "run",
         f"{result.elapsed:.1f} s" + (" (stopped early)" if result.interrupted else ""),
     )
+    resumed = stats.transactions_resumed
     head.add_row(
         "transactions",
-        f"{stats.transactions_started} started, {stats.transactions_stopped} stopped, "
+        (f"{resumed} taken up from the last run, " if resumed else "")
+        + f"{stats.transactions_started} started, {stats.transactions_stopped} stopped, "
         f"{_energy(stats.energy_wh)} delivered",
     )
     head.add_row(

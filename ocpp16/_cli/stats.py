@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import statistics
+import weakref
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-__all__ = ["ActionLatency", "Stats", "now_iso"]
+from ocpp16 import CallTimeout, ClientBase, ConnectionClosed, Observer, OcppError
+
+__all__ = ["ActionLatency", "CallCounter", "Stats", "error_kind", "now_iso"]
 
 
 def now_iso() -> str:
@@ -61,6 +65,7 @@ class Stats:
         booted: Charge points whose BootNotification was accepted, counted once each.
         transactions_started: StartTransaction calls answered.
         transactions_stopped: StopTransaction calls answered.
+        transactions_resumed: Transactions an earlier run left running, taken up again.
         active_transactions: Transactions running now.
         energy_wh: Energy delivered in stopped transactions, in Wh.
     """
@@ -73,6 +78,7 @@ class Stats:
     booted: int = 0
     transactions_started: int = 0
     transactions_stopped: int = 0
+    transactions_resumed: int = 0
     active_transactions: int = 0
     energy_wh: int = 0
 
@@ -120,6 +126,7 @@ class Stats:
             "transactions": {
                 "started": self.transactions_started,
                 "stopped": self.transactions_stopped,
+                "resumed": self.transactions_resumed,
                 "active": self.active_transactions,
                 "energy_wh": self.energy_wh,
             },
@@ -137,3 +144,48 @@ class Stats:
                 for row in self.table()
             },
         }
+
+
+def error_kind(error: BaseException) -> str:
+    """Name how a CALL failed, as the summary counts it."""
+    if isinstance(error, CallTimeout):
+        return "timeout"
+    if isinstance(error, ConnectionClosed):
+        return "connection closed before the answer"
+    if isinstance(error, OcppError):
+        return f"CALLERROR {error.code}"
+    return type(error).__name__
+
+
+class CallCounter(Observer):
+    """Counts each CALL a client sent as it ends: its latency, or how it failed.
+
+    Every attempt counts, a retried one's too (the library retries queued
+    CALLs, OCPP 1.6 §9.1).
+
+    Attributes:
+        stats: Where it counts.
+        seen: The errors counted, so that whoever awaits the CALL counts only
+            the failures of CALLs that never went out.
+    """
+
+    def __init__(self, stats: Stats) -> None:
+        self.stats = stats
+        self.seen: weakref.WeakSet[BaseException] = weakref.WeakSet()
+
+    def answer_received(
+        self,
+        connection: ClientBase,
+        message_id: str,
+        action: str,
+        outcome: str,
+        seconds: float,
+        payload_or_error: Mapping[str, Any] | BaseException,
+        frame: str | None,
+    ) -> None:
+        """Count one CALL's end."""
+        if outcome == "result":
+            self.stats.latency(action, seconds)
+        elif outcome != "cancelled" and isinstance(payload_or_error, BaseException):
+            self.stats.error(action, error_kind(payload_or_error))
+            self.seen.add(payload_or_error)

@@ -40,6 +40,13 @@ class Reconnect:
         jitter: The spread of the random factor, from 0 (none) to 1.
         attempts: How many attempts to open a connection to make in a row,
             the first included, before giving up; ``None`` tries forever.
+        stable_after: Seconds a connection must stay open for the backoff to
+            start over (for a ``Client`` made with ``reconnect``). One that
+            drops sooner is followed by the next, longer wait, so that a
+            central system which accepts and then closes at once is not asked
+            again every ``initial`` seconds. 0 (the default): every connection
+            starts it over. A :class:`~ocpp16.ChargePointSession` reconnecting
+            on its own has a ``stable_after`` argument of its own instead.
 
     Raises:
         ValueError: A value out of its range, or not a number.
@@ -50,6 +57,7 @@ class Reconnect:
     max_delay: float = 60.0
     jitter: float = 0.25
     attempts: int | None = None
+    stable_after: float = 0.0
 
     def __post_init__(self) -> None:
         initial = _number("Reconnect", "initial", self.initial)
@@ -66,6 +74,8 @@ class Reconnect:
             )
         if not 0 <= jitter <= 1:
             raise ValueError(f"Reconnect.jitter must be from 0 to 1, not {jitter!r}")
+        if _number("Reconnect", "stable_after", self.stable_after) < 0:
+            raise ValueError(f"Reconnect.stable_after must be 0 or more, not {self.stable_after!r}")
         attempts = self.attempts
         if attempts is not None and (
             isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1

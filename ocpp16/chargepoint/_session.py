@@ -98,10 +98,19 @@ class ChargePointSession:
     seconds, otherwise after the next wait of ``reconnect``. :meth:`close`
     ends it all.
 
+    A :class:`~ocpp16.Client` made with ``reconnect`` opens its connection
+    again by itself: the session then follows its connections instead of
+    reconnecting (its own ``reconnect`` and ``stable_after`` are not used),
+    sends BootNotification as each opens, so that the client's boot gate
+    holds its queued CALLs behind it (OCPP 1.6 §4.2.1), and closes the
+    client only on purpose (:meth:`close`, :meth:`reconnect`) or when the
+    factory gives another client for the next connection.
+
     Args:
         client: The charge point's :class:`~ocpp16.Client`, connected again
             after each drop; or a function that makes a new one for each
-            connection (to give each its own options). A client already
+            connection (to give each its own options; it may give the same
+            client that reconnects by itself again). A client already
             connected is used as it is.
         url: The central system's URL (``client.connect(url)``).
         boot: The BootNotification request payload.
@@ -128,7 +137,8 @@ class ChargePointSession:
             logged.
         boot_retry_delay: Seconds before the next BootNotification, given the
             answer that was not Accepted (``None`` when the call failed). By
-            default the answer's interval, or 10 s.
+            default the answer's interval, or 10 s. Not used with a client
+            that gates its boot (``Client.boot_gate``): the client asks again.
         on_connect: Called with the client once its connection is open.
         on_boot: Called with the client and the answer once the first
             BootNotification of a connection is Accepted. What it returns, if
@@ -232,6 +242,8 @@ class ChargePointSession:
         self._closing = False
         self._restart: float | None = None
         self._heartbeat_changed = asyncio.Event()
+        # The client that reconnects by itself which the session follows, if any.
+        self._following: _Following | None = None
 
     # ------------------------------------------------------------------ state
 
@@ -362,11 +374,25 @@ class ChargePointSession:
                 if self._state is SessionState.WAITING:
                     self._set_state(SessionState.CONNECTING)
                 client = self._new_client()
+                following = self._following
+                if following is not None and following.client is not client:
+                    # Another client for the next connection: the last one stops reconnecting.
+                    await self._let_go()
+                    following = None
                 try:
-                    if not client.is_open:
-                        await self._connect(client)
+                    if following is not None:
+                        await following.reopened()
+                    else:
+                        if _reconnects(client):
+                            self._following = _Following(self, client)
+                        if not client.is_open:
+                            await self._connect(client)
                 except (HandshakeError, OSError, TimeoutError) as exc:
                     failures += 1
+                    if _reconnects(client):
+                        # It tried as its own Reconnect says, and gave up.
+                        client.logger.warning("giving up connecting: %s", exc)
+                        raise
                     if policy is None or (
                         policy.attempts is not None and failures >= policy.attempts
                     ):
@@ -385,6 +411,8 @@ class ChargePointSession:
                         return
                     if self._restart is not None:
                         delay, step, self._restart = self._restart, 0, None
+                    elif self._following is not None:
+                        delay = 0.0  # the client waits as its own Reconnect says
                     elif policy is None:
                         return
                     elif loop.time() - opened >= self.stable_after:
@@ -403,6 +431,7 @@ class ChargePointSession:
             raise
         finally:
             stop_listening()
+            await self._let_go()
             for client in list(self._served):
                 with contextlib.suppress(KeyError):  # removed by the application already
                     client.remove_listener("GetConfiguration", self.configuration.get_configuration)
@@ -446,9 +475,13 @@ class ChargePointSession:
                 await self._end_tasks()
             finally:
                 try:
-                    # Even when the peer closed it: close() also waits for the
-                    # connection's reader, so that nothing of it outlives the session.
-                    await client.close()
+                    following = self._following
+                    if following is None or following.client is not client:
+                        # Even when the peer closed it: close() also waits for the
+                        # connection's reader, so that nothing of it outlives the session.
+                        await client.close()
+                    elif self._closing or self._restart is not None:
+                        await self._let_go()  # it stops reconnecting
                 finally:
                     self._hook("on_close", self._on_close, client)
 
@@ -550,17 +583,36 @@ class ChargePointSession:
             The accepted answer; ``None`` when the connection ended first.
         """
         client = self._client
+        following = self._following
+        sent = following.take_boot(client) if following is not None else None
         while client is not None and client.is_open:
-            answer = cast(
-                "BootNotificationResponse | None",
-                await self._call("BootNotification", dict(self._boot)),
-            )
+            if sent is not None:
+                answer = cast("BootNotificationResponse | None", await _answer(client, sent))
+                sent = None
+            else:
+                answer = cast(
+                    "BootNotificationResponse | None",
+                    await self._call("BootNotification", dict(self._boot)),
+                )
+            if (answer is None or answer["status"] != "Accepted") and getattr(
+                client, "boot_gate", False
+            ):
+                # OCPP 1.6 §4.2.1: a client that gates its boot asks again itself,
+                # after the answer's interval; its "boot" event brings each answer.
+                answer = await _accepted(client)
             if answer is not None and answer["status"] == "Accepted":
                 if self._take_boot_interval and answer["interval"] > 0:
                     self.configuration.set("HeartbeatInterval", str(answer["interval"]))
                 return answer
             await asyncio.sleep(self._boot_retry(answer))
         return None
+
+    async def _let_go(self) -> None:
+        """Close the client the session follows (it stops reconnecting) and forget it."""
+        following, self._following = self._following, None
+        if following is not None:
+            following.remove()
+            await following.client.close()
 
     async def _heartbeats(self) -> None:
         # OCPP 1.6 §4.6: a Heartbeat each interval; a new interval counts from when it is set.
@@ -584,6 +636,86 @@ class ChargePointSession:
         except Ocpp16Error as exc:
             client.logger.warning("%s failed: %s", action, exc)
         return None
+
+
+def _reconnects(client: Client) -> bool:
+    """Whether ``client`` opens its connection again by itself (made with ``reconnect``)."""
+    return getattr(client, "reconnect_policy", None) is not None
+
+
+class _Following:
+    """A client that reconnects by itself, followed by its session from connection to connection."""
+
+    __slots__ = ("_boot", "_opened", "_session", "client")
+
+    def __init__(self, session: ChargePointSession, client: Client) -> None:
+        self._session = session
+        self.client = client
+        self._opened = asyncio.Event()
+        # The BootNotification sent as the latest connection opened, until boot() takes it.
+        self._boot: asyncio.Future[dict[str, Any]] | None = None
+        client.on("connect", self._connected)
+
+    def _connected(self) -> None:
+        client = self.client
+        if not self._session._closing:
+            # OCPP 1.6 §4.2.1: BootNotification first. Made while the client is
+            # opening the connection, before the boot gate lets its queued CALLs
+            # out: they wait until this one is Accepted.
+            self._boot = client.call_request(Action.BootNotification, dict(self._session._boot))
+            self._boot.add_done_callback(_retrieve_future)
+        self._opened.set()
+
+    def take_boot(self, client: Client | None) -> asyncio.Future[dict[str, Any]] | None:
+        """The BootNotification made as ``client``'s latest connection opened, once."""
+        if client is not self.client:
+            return None
+        boot, self._boot = self._boot, None
+        return boot
+
+    async def reopened(self) -> None:
+        """Wait until the client has opened its next connection."""
+        while not self.client.is_open:
+            self._opened.clear()
+            await self._opened.wait()
+
+    def remove(self) -> None:
+        """Stop listening to the client."""
+        with contextlib.suppress(KeyError):
+            self.client.remove_listener("connect", self._connected)
+
+
+async def _answer(client: Client, future: asyncio.Future[dict[str, Any]]) -> dict[str, Any] | None:
+    """The answer of a CALL made by the session, or ``None`` (logged) when it failed."""
+    try:
+        return await asyncio.shield(future)
+    except ConnectionClosed as exc:
+        client.logger.info("BootNotification failed: %s", exc)
+    except Ocpp16Error as exc:
+        client.logger.warning("BootNotification failed: %s", exc)
+    return None
+
+
+async def _accepted(client: Client) -> BootNotificationResponse:
+    """Wait for the client's next ``"boot"`` event with an Accepted answer."""
+    accepted: asyncio.Future[BootNotificationResponse] = asyncio.get_running_loop().create_future()
+
+    def on_boot(answer: BootNotificationResponse) -> None:
+        if answer.get("status") == "Accepted" and not accepted.done():
+            accepted.set_result(answer)
+
+    client.on("boot", on_boot)
+    try:
+        return await accepted
+    finally:
+        with contextlib.suppress(KeyError):
+            client.remove_listener("boot", on_boot)
+
+
+def _retrieve_future(future: asyncio.Future[Any]) -> None:
+    # Its failure is logged by whoever awaits it, or by no one when its connection ended first.
+    if not future.cancelled():
+        future.exception()
 
 
 def _boot_retry(answer: BootNotificationResponse | None) -> float:

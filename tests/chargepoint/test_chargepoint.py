@@ -28,6 +28,7 @@ from ocpp16 import (
     ClientBase,
     Configuration,
     ConfigurationKey,
+    ConnectionClosed,
     KeyType,
     OcppError,
     Reconnect,
@@ -881,3 +882,65 @@ async def test_an_ocpp_error_in_a_boot_call_is_retried(server: Server) -> None:
         await hooks.until("boot")
     assert refused == [True]
     assert len(central.calls("BootNotification")) == 2
+
+
+class TestReconnectingClient:
+    """A Client made with reconnect reconnects by itself; the session follows its connections."""
+
+    async def test_follows_the_clients_own_reconnection(self, server: Server) -> None:
+        """After a drop the client reconnects itself; BootNotification goes first, before its queue (OCPP 1.6 §4.2.1)."""
+        central = Central(server)
+        server.on("connection", lambda conn: conn.on("StopTransaction", lambda request: {}))
+        hooks = Hooks()
+        client = Client("CP1", reconnect=Reconnect(initial=0.05, jitter=0.0))
+        waits: list[type[BaseException]] = []
+        client.on("reconnecting", lambda attempt, delay, error: waits.append(type(error)))
+        stops: list[asyncio.Future[dict[str, Any]]] = []
+        stop = {"transactionId": 7, "meterStop": 10, "timestamp": NOW}
+        # Made offline: the offline queue keeps it for the next connection.
+        client.on(
+            "close", lambda code, reason: stops.append(client.call_request("StopTransaction", stop))
+        )
+        async with running(new_session(server, hooks, client=client)) as session:
+            await hooks.until("boot")
+            await central.connections[0].close(1011)
+            await hooks.until("boot", 2)
+            assert await wait(stops[0]) == {}
+            assert session.client is client and client.is_open
+            actions = [
+                f[2][2] for f in central.frames if f[0] == 2 and f[1] == "in" and f[2][0] == CALL
+            ]
+            assert actions[:2] == ["BootNotification", "StopTransaction"]
+        # The client's own backoff, not a new connect() of the session's.
+        assert waits == [ConnectionClosed]
+        assert hooks.names()[:5] == ["connect", "boot", "close", "connect", "boot"]
+        assert [client] * 5 == [c for _, c in hooks.log][:5]
+
+    async def test_close_stops_its_reconnecting(self, server: Server) -> None:
+        """close() while the client waits to reconnect: the client stops, and may connect anew."""
+        central = Central(server)
+        hooks = Hooks()
+        client = Client("CP1", reconnect=Reconnect(initial=60.0, jitter=0.0))
+        waiting = asyncio.get_running_loop().create_future()
+        client.on("reconnecting", lambda *args: waiting.done() or waiting.set_result(None))
+        session = new_session(server, hooks, client=client)
+        async with running(session):
+            await hooks.until("boot")
+            await central.connections[0].close(1011)
+            await wait(waiting)  # a minute before the next attempt
+        assert session.state is SessionState.CLOSED and not client.is_open
+        # Nothing of the client runs: it connects again as a new one would.
+        await wait(client.connect(url(server)))
+        await wait(client.close())
+        assert len(central.connections) == 2
+
+    async def test_a_pending_boot_is_asked_again_by_the_client_alone(self, server: Server) -> None:
+        """OCPP 1.6 §4.2.1: after Pending the client sends BootNotification again; the session adds none."""
+        central = Central(server, boots=("Pending",))
+        hooks = Hooks()
+        client = Client("CP1", reconnect=FAST)
+        async with running(new_session(server, hooks, client=client)) as session:
+            await hooks.until("boot")
+            assert session.state is SessionState.ONLINE
+            assert hooks.boots[0]["status"] == "Accepted"
+            assert len(central.calls("BootNotification")) == 2

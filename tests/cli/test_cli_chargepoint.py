@@ -1219,3 +1219,62 @@ async def test_connector_zero_stays_unavailable_after_inoperative(server: Server
         await wire.booted(2)
         await wire.call("StatusNotification", _connector(0, "Unavailable"), start=start)
         await wire.call("StatusNotification", _connector(1, "Unavailable"), start=start)
+
+
+async def test_stop_transaction_is_retried_by_the_library(server: Server) -> None:
+    """OCPP 1.6 §9.1: a StopTransaction refused twice waits in the client's offline queue and goes through on the third attempt."""
+    queued: list[list[tuple[str, int]]] = []
+
+    def refuse_twice(request: dict[str, Any]) -> dict[str, Any]:
+        client = sim.cp.client
+        assert client is not None
+        queued.append([(call.action, call.attempts) for call in client.queued()])
+        if len(queued) <= 2:
+            raise OcppError("InternalError", "database down")
+        return {}
+
+    handlers = {"StopTransaction": refuse_twice}
+    async with simulated(server, handlers=handlers, errors_expected=True) as sim:
+        wire = sim.wire
+        await wire.booted()
+        change = {"key": "TransactionMessageRetryInterval", "value": "0"}
+        assert await wire.send("ChangeConfiguration", change) == {"status": "Accepted"}
+        transaction_id, _ = await _remote_start(wire)
+        start = wire.mark()
+        await wire.send("RemoteStopTransaction", {"transactionId": transaction_id})
+        await wire.call("StatusNotification", _connector(1, "Available"), start=start)
+        stops = wire.calls("StopTransaction", start=start)
+        assert [payload["transactionId"] for _, payload in stops] == [transaction_id] * 3
+        # The library's queue held it, one attempt more each time; a CALLERROR
+        # answered its message id, so each attempt had a new one.
+        assert queued == [[("StopTransaction", n)] for n in range(3)]
+        assert len({wire.frames[index][2][1] for index, _ in stops}) == 3
+        client = sim.cp.client
+        assert client is not None and client.queued() == []
+    assert sim.stats.transactions_stopped == 1
+    assert sim.stats.error_kinds["CALLERROR InternalError"] == 2
+    assert not [kind for kind in sim.stats.error_kinds if "given up" in kind]
+
+
+async def test_a_start_transaction_given_up_frees_the_connector(server: Server) -> None:
+    """OCPP 1.6 §9.1: a StartTransaction refused TransactionMessageAttempts times is given up; the connector is Available again."""
+
+    def refuse(request: dict[str, Any]) -> dict[str, Any]:
+        raise OcppError("InternalError", "database down")
+
+    handlers = {"StartTransaction": refuse}
+    async with simulated(server, handlers=handlers, errors_expected=True) as sim:
+        wire = sim.wire
+        await wire.booted()
+        change = {"key": "TransactionMessageAttempts", "value": "1"}
+        assert await wire.send("ChangeConfiguration", change) == {"status": "Accepted"}
+        start = wire.mark()
+        assert await wire.send("RemoteStartTransaction", {"idTag": "R1"}) == {"status": "Accepted"}
+        await wire.call("StatusNotification", _connector(1, "Available"), start=start)
+        assert len(wire.calls("StartTransaction", start=start)) == 1
+        assert sim.stats.error_kinds["StartTransaction given up after 1 attempts"] == 1
+        assert (sim.stats.transactions_started, sim.stats.active_transactions) == (0, 0)
+        # Free again, once the charge point has taken the answer in: a session may start.
+        await wire.send("GetLocalListVersion", {})
+        assert wire.calls("Authorize", start=start) == []  # no driver came meanwhile
+        assert await wire.send("RemoteStartTransaction", {"idTag": "R2"}) == {"status": "Accepted"}
