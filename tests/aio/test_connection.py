@@ -1,4 +1,4 @@
-"""ClientBase, Client and Server over real loopback WebSockets: each row of DESIGN.md's tables."""
+"""ClientBase, Client and Server over real loopback WebSockets: each row of the README's tables."""
 
 from __future__ import annotations
 
@@ -174,7 +174,7 @@ class TestServer:
 
 
 class TestHandlers:
-    """DESIGN.md "Handlers": reply styles, first reply wins, errors, timeouts, NotSupported."""
+    """README "Handlers": reply styles, first reply wins, errors, timeouts, NotSupported."""
 
     @pytest.mark.parametrize(
         "style", ["cb", "return", "async-return", "async-cb", "awaitable", "cb-later"]
@@ -407,7 +407,7 @@ class TestHandlers:
 
 
 class TestCallRequest:
-    """DESIGN.md "call_request": a Future, the queue, timeouts, and every failure through it."""
+    """README "call_request": a Future, the queue, timeouts, and every failure through it."""
 
     async def test_returns_a_future_at_once(self, pair: tuple[Client, ClientBase]) -> None:
         """call_request returns an asyncio.Future before anything is answered."""

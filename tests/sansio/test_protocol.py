@@ -308,7 +308,7 @@ class TestCall:
         assert event == CallReceived("1", "BootNotification", BOOT)
 
     def test_null_payload_is_read_as_empty_object(self) -> None:
-        """A null payload is read as {} (DESIGN.md wire rules)."""
+        """A null payload is read as {} (README "Wire rules")."""
         assert only(cs().receive_text('[2,"1","Heartbeat",null]')) == CallReceived(
             "1", "Heartbeat", {}
         )
