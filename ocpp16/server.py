@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Protocol, Unpack
 from ocpp16._calls import check_call
 from ocpp16._cluster import Cluster, LocalCluster
 from ocpp16._dispatch import ask
+from ocpp16._http import HttpAnswer, is_upgrade
 from ocpp16._internals import SafeEmitter
 from ocpp16._observing import Hooks, attached, detached, notify
 from ocpp16._transport import Transport
@@ -373,6 +374,15 @@ class Server(SafeEmitter, TypedServerCalls):
     async def _process_request(
         self, connection: ServerConnection, request: Request
     ) -> Response | None:
+        if not is_upgrade(request.headers):
+            # websockets' Request is always a GET (it refuses any other method itself).
+            answer = self._answer_http("GET", request.path)
+            if answer is not None:
+                response = connection.respond(answer.status, "")
+                response.headers["Content-Type"] = answer.content_type
+                response.headers["Content-Length"] = str(len(answer.body))
+                response.body = answer.body
+                return response
         ssl_object = connection.transport.get_extra_info("ssl_object")
         peer_certificate = (ssl_object.getpeercert() or None) if ssl_object is not None else None
         decision = await self._decide(
@@ -385,6 +395,22 @@ class Server(SafeEmitter, TypedServerCalls):
         if isinstance(decision, Refusal):
             return connection.respond(decision.status, decision.body)
         self._handshakes[connection] = decision
+        return None
+
+    def _answer_http(self, method: str, path: str) -> HttpAnswer | None:
+        """The server's own answer to a plain HTTP request (no WebSocket upgrade).
+
+        Every transport asks this first for a request that is not an upgrade;
+        ``None`` means the request goes on as a handshake and gets that answer
+        (400 when it offers no subprotocol, as before).
+
+        Args:
+            method: The request's method.
+            path: The request's path, query included.
+
+        Returns:
+            The answer, or ``None``.
+        """
         return None
 
     async def _decide(
