@@ -47,8 +47,14 @@ class Transport(Protocol):
             dropped, ``None`` to wait forever; settable while open.
     """
 
-    send: Callable[[str], Awaitable[None] | None]
-    send_async: Callable[[str], Awaitable[None]]
+    # Read-only members: an implementation may bind a function to an attribute
+    # or define methods (and keep its state in slots).
+    @property
+    def send(self) -> Callable[[str], Awaitable[None] | None]: ...
+
+    @property
+    def send_async(self) -> Callable[[str], Awaitable[None]]: ...
+
     closed_errors: tuple[type[BaseException], ...] = (TransportClosed,)
     ping_interval: float | None
     ping_timeout: float | None

@@ -1,4 +1,4 @@
-"""``Client``: an OCPP 1.6-J charge point over ``websockets.asyncio``."""
+"""``Client``: an OCPP 1.6-J charge point over ``websockets``' sans-I/O layer."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Unpack
 
 from ocpp16._durable import durable_for
 from ocpp16._transport import Transport
-from ocpp16._ws_transport import WebSocketTransport
+from ocpp16._wire_client import open_wire
 from ocpp16.connection import ClientBase, Options
 from ocpp16.errors import HandshakeError
 from ocpp16.handshake import SUBPROTOCOL, basic_auth_header, url_for
@@ -176,7 +176,6 @@ class Client(ClientBase):
         ssl: _ssl.SSLContext | None = None,
     ) -> None:
         """Open one connection; raises as :meth:`connect` does, and never tries again."""
-        from websockets.asyncio.client import connect
         from websockets.exceptions import InvalidHandshake, InvalidStatus, InvalidURI
 
         if self.is_open:
@@ -192,22 +191,8 @@ class Client(ClientBase):
             )
         all_headers = self._handshake_headers(headers)
         opts = self._options
-        kwargs: dict[str, Any] = {}
-        if ssl is not None:
-            kwargs["ssl"] = ssl
         try:
-            ws = await connect(
-                target,
-                subprotocols=[SUBPROTOCOL],  # type: ignore[list-item]
-                additional_headers=all_headers or None,
-                max_size=opts.max_message_size,
-                ping_interval=opts.ping_interval,
-                ping_timeout=opts.ping_timeout,
-                open_timeout=opts.handshake_timeout,
-                close_timeout=opts.close_timeout,
-                logger=opts.logger.getChild("websockets"),
-                **kwargs,
-            )
+            ws = await open_wire(target, all_headers, ssl, opts, opts.logger.getChild("websockets"))
         except InvalidURI as exc:
             raise HandshakeError(f"{target!r} is not a WebSocket URL: {exc}") from None
         except InvalidStatus as exc:
@@ -227,7 +212,7 @@ class Client(ClientBase):
                 f"{target} did not agree on the subprotocol {SUBPROTOCOL} "
                 f"(it answered {ws.subprotocol!r})"
             )
-        self._start(WebSocketTransport(ws), target)
+        self._start(ws, target)
 
     # The transport seam: connect() opens a websockets connection and hands it
     # to _start; another transport (the in-memory pair of ocpp16.testing) does

@@ -1,4 +1,4 @@
-"""``Server``: an OCPP 1.6-J central system over ``websockets.asyncio``.
+"""``Server``: an OCPP 1.6-J central system over ``websockets``' sans-I/O layer.
 
 The server negotiates the ``ocpp1.6`` subprotocol, reads the charge point id
 from the last segment of the URL path, asks its ``"authorization"``
@@ -13,27 +13,24 @@ import dataclasses
 import logging
 import socket
 import ssl as _ssl
-import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, Unpack
 
 from ocpp16._calls import check_call
 from ocpp16._cluster import Cluster, LocalCluster
 from ocpp16._dispatch import ask
-from ocpp16._http import HttpAnswer, is_upgrade
+from ocpp16._http import HttpAnswer
 from ocpp16._internals import SafeEmitter
 from ocpp16._observing import Hooks, attached, detached, notify
 from ocpp16._transport import Transport
 from ocpp16._typed_calls import TypedServerCalls
-from ocpp16._ws_transport import WebSocketTransport
+from ocpp16._wire_server import Listener, ServerWire
 from ocpp16.connection import ClientBase, Options
 from ocpp16.handshake import (
-    SUBPROTOCOL,
     Accept,
     Handshake,
     Refusal,
     check_handshake,
-    offered_subprotocols,
     read_handshake,
     unauthorized,
 )
@@ -41,11 +38,6 @@ from ocpp16.options import OptionKeywords
 from ocpp16.protocol import Role
 from ocpp16.registry import DuplicatePolicy, Registry
 from ocpp16.security import SECURITY_PROFILES
-
-if TYPE_CHECKING:
-    from websockets.asyncio.server import Server as WsServer
-    from websockets.asyncio.server import ServerConnection
-    from websockets.http11 import Request, Response
 
 __all__ = ["ConnectionFactory", "Handshake", "Server"]
 
@@ -130,12 +122,7 @@ class Server(SafeEmitter, TypedServerCalls):
         self._connection_factory: ConnectionFactory = connection_factory or ClientBase
         self.options = Options(**options)
         self.logger: logging.Logger = self.options.logger
-        self._ws_server: WsServer | None = None
-        # Handshake accepted by _process_request, until _handler takes it; weak, so
-        # that a connection failing in between leaves nothing behind.
-        self._handshakes: weakref.WeakKeyDictionary[ServerConnection, Handshake] = (
-            weakref.WeakKeyDictionary()
-        )
+        self._listener: Listener | None = None
         self._closed = asyncio.Event()
         self._closing = False
         self._tasks: set[asyncio.Task[None]] = set()
@@ -176,8 +163,8 @@ class Server(SafeEmitter, TypedServerCalls):
     @property
     def sockets(self) -> tuple[socket.socket, ...]:
         """The listening sockets; empty when not listening."""
-        ws_server = self._ws_server
-        return tuple(ws_server.sockets) if ws_server is not None else ()
+        listener = self._listener
+        return listener.sockets if listener is not None else ()
 
     @property
     def port(self) -> int | None:
@@ -287,28 +274,14 @@ class Server(SafeEmitter, TypedServerCalls):
         Returns:
             The bound port.
         """
-        from websockets.asyncio.server import serve
-
         self._check_profile(ssl)
         await self._cluster.start()
         self._closed.clear()
         self._closing = False
-        opts = self.options
-        self._ws_server = await serve(
-            self._handler,
-            host,  # type: ignore[arg-type]  # passed on to loop.create_server, which takes a list
-            port,
-            ssl=ssl,
-            subprotocols=[SUBPROTOCOL],  # type: ignore[list-item]
-            process_request=self._process_request,
-            max_size=opts.max_message_size,
-            ping_interval=opts.ping_interval,
-            ping_timeout=opts.ping_timeout,
-            open_timeout=opts.handshake_timeout,
-            close_timeout=opts.close_timeout,
-            logger=self.logger.getChild("websockets"),
-        )
-        bound: int = self._ws_server.sockets[0].getsockname()[1]
+        listener = Listener(self)
+        await listener.listen(host, port, ssl)
+        self._listener = listener
+        bound: int = listener.sockets[0].getsockname()[1]
         self.logger.info("listening on port %d", bound)
         return bound
 
@@ -347,10 +320,10 @@ class Server(SafeEmitter, TypedServerCalls):
             await self._closed.wait()
             return
         self._closing = True
-        ws_server = self._ws_server
-        if ws_server is not None:
+        listener = self._listener
+        if listener is not None:
             # Stop accepting; closing the connections is ours, after their drain.
-            ws_server.close(close_connections=False)
+            listener.close()
         connections = list(self._connections)
         if connections:
             results = await asyncio.gather(
@@ -362,40 +335,14 @@ class Server(SafeEmitter, TypedServerCalls):
         served = list(self._served.values())
         if served:
             await asyncio.gather(*served, return_exceptions=True)
-        if ws_server is not None:
-            await ws_server.wait_closed()
+        if listener is not None:
+            await listener.wait_closed()
         await self._cluster.close()
-        self._ws_server = None
+        self._listener = None
         self._closed.set()
         self._emit_safe("close")
 
     # ------------------------------------------------------------------ handshake
-
-    async def _process_request(
-        self, connection: ServerConnection, request: Request
-    ) -> Response | None:
-        if not is_upgrade(request.headers):
-            # websockets' Request is always a GET (it refuses any other method itself).
-            answer = self._answer_http("GET", request.path)
-            if answer is not None:
-                response = connection.respond(answer.status, "")
-                response.headers["Content-Type"] = answer.content_type
-                response.headers["Content-Length"] = str(len(answer.body))
-                response.body = answer.body
-                return response
-        ssl_object = connection.transport.get_extra_info("ssl_object")
-        peer_certificate = (ssl_object.getpeercert() or None) if ssl_object is not None else None
-        decision = await self._decide(
-            request.path,
-            request.headers,
-            offered_subprotocols(request.headers.get_all("Sec-WebSocket-Protocol")),
-            connection.remote_address,
-            peer_certificate,
-        )
-        if isinstance(decision, Refusal):
-            return connection.respond(decision.status, decision.body)
-        self._handshakes[connection] = decision
-        return None
 
     def _answer_http(self, method: str, path: str) -> HttpAnswer | None:
         """The server's own answer to a plain HTTP request (no WebSocket upgrade).
@@ -518,13 +465,13 @@ class Server(SafeEmitter, TypedServerCalls):
             if observer in client._observers:
                 client.remove_observer(observer)
 
-    async def _handler(self, ws: ServerConnection) -> None:
-        handshake = self._handshakes.pop(ws)
+    async def _serve_wire(self, wire: ServerWire, handshake: Handshake) -> None:
+        """Serve a connection whose handshake the listener accepted, until it closes."""
         if self._closing:
             # Its handshake completed as close() began: it is not served.
-            await ws.close(1001)
+            await wire.close(1001)
             return
-        client = await self._accept(WebSocketTransport(ws, handshake), handshake)
+        client = await self._accept(wire, handshake)
         await self._serve(client)
 
     # ------------------------------------------------------------------ the transport seam
@@ -532,7 +479,8 @@ class Server(SafeEmitter, TypedServerCalls):
     # Every transport reaches a connection through the same two steps, once
     # _decide has accepted its handshake: _accept (the connection factory, the
     # observers, the registry's claim, "connection"), then _serve (the read
-    # loop, then the registry's release). websockets runs them in its handler;
+    # loop, then the registry's release). The listener runs them once it has
+    # answered the handshake (_serve_wire);
     # a transport that no outside server holds (the in-memory pair of
     # ocpp16.testing) goes through _open, which serves it in a task that
     # close() ends with 1001 like the others.

@@ -24,6 +24,7 @@ from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.client import connect as ws_connect
 
 from ocpp16 import Client, ClientBase, ConnectionClosed, OcppError, Server
+from ocpp16._wire import Wire
 from tests.helpers import NOW, connect_pair, future_and_setter, recv_json, until, url, wait
 
 LATER = {"currentTime": "2024-05-01T12:00:01Z"}
@@ -338,11 +339,12 @@ async def test_server_vanishes() -> None:
 
         loop = asyncio.get_running_loop()
         started = loop.time()
-        ws_server = server._ws_server
-        assert ws_server is not None
-        ws_server.server.close()  # stop listening
-        transport = server.clients["CP1"]._transport.connection.transport  # type: ignore[union-attr]
-        transport.abort()  # and drop the connection, no close frame
+        listener = server._listener
+        assert listener is not None
+        listener.close()  # stop listening
+        wire = server.clients["CP1"]._transport
+        assert isinstance(wire, Wire)
+        wire.abort()  # and drop the connection, no close frame
         for future in futures:
             with pytest.raises(ConnectionClosed) as info:
                 async with asyncio.timeout(PROMPTLY):

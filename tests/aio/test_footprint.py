@@ -27,7 +27,7 @@ from websockets.asyncio.client import connect as ws_connect
 import ocpp16
 from ocpp16 import Client, ClientBase, Options
 from ocpp16._dispatch import Dispatcher
-from ocpp16._internals import SafeEmitter, stepped_send
+from ocpp16._internals import SafeEmitter
 from ocpp16._memory_transport import memory_pair
 from ocpp16.protocol import Role
 from tests.helpers import NOW, NOW_ISO, TIMEOUT, listening, until, wait
@@ -236,19 +236,3 @@ async def test_the_emitter_makes_its_set_of_listener_tasks_with_the_first() -> N
     assert emitter._listener_tasks is not None and len(emitter._listener_tasks) == 1
     await wait(done.wait())
     await until(lambda: not emitter._listener_tasks)
-
-
-def test_the_stepped_send_of_a_connection_is_light() -> None:
-    """stepped_send's function weighs under 280 bytes (a closure with its cells: 340; a partial: 212)."""
-
-    class Connection:
-        async def send(self, text: str) -> None:
-            """Send nothing."""
-
-    sends = [Connection().send for _ in range(CONNECTIONS)]
-    with tracing():
-        before = snapshot()
-        made = [stepped_send(send, ConnectionError, RuntimeError) for send in sends]
-        after = snapshot()
-    per_send = sum(stat.size_diff for stat in after.compare_to(before, "filename")) / len(made)
-    assert 0 < per_send <= 280, f"{per_send:,.0f} bytes per send function"

@@ -13,7 +13,7 @@ import pytest
 from ocpp16 import ClientBase, ConnectionClosed, OcppError, Options, Server
 from ocpp16._memory_transport import MemoryTransport, memory_pair
 from ocpp16._transport import TransportClosed
-from ocpp16._ws_transport import WebSocketTransport
+from ocpp16._wire import Wire
 from ocpp16.protocol import Role
 from tests.helpers import future_and_setter, raw_peer, until, wait
 
@@ -206,13 +206,15 @@ async def test_a_closed_error_of_the_transport_drops_the_answer_quietly(
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
 
-async def test_websocket_send_async_on_a_closed_connection_raises_a_closed_error(
+async def test_wire_send_async_on_a_closed_connection_raises_a_closed_error(
     server: Server,
 ) -> None:
-    """WebSocketTransport: send_async on a closed connection raises one of its closed_errors."""
+    """Wire: send_async on a closed connection raises one of its closed_errors."""
     async with raw_peer(server) as ws:
-        transport = WebSocketTransport(ws)
+        transport = server.clients["CP1"]._transport
+        assert isinstance(transport, Wire)
         await wait(ws.close())
+        await wait(transport.closed)
         with pytest.raises(transport.closed_errors):
             await wait(transport.send_async('[2,"1","Heartbeat",{}]'))
         with pytest.raises(TransportClosed):
