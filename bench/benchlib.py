@@ -127,6 +127,20 @@ def round_trip_result(calls: int, elapsed: float, errors: int, **extra: Any) -> 
     }
 
 
+LOOP_ENV = "OCPP16_BENCH_LOOP"
+"""The environment variable through which ``bench/run.py --loop`` picks the event loop."""
+
+
+def run(coroutine: Coroutine[Any, Any, Any]) -> Any:
+    """Run ``coroutine`` on asyncio's default loop, or on uvloop's when the harness asks."""
+    if os.environ.get(LOOP_ENV, "asyncio") == "uvloop":
+        import uvloop
+
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            return runner.run(coroutine)
+    return asyncio.run(coroutine)
+
+
 def run_impl(
     serve_forever: Callable[[float, bool], Coroutine[Any, Any, None]],
     round_trips: Callable[[int, int, int], Coroutine[Any, Any, dict[str, Any]]],
@@ -136,6 +150,6 @@ def run_impl(
     start_process(args.lifetime)
     exit_on_stdin_eof()
     if args.role == "server":
-        asyncio.run(serve_forever(args.delay, args.no_ping))
+        run(serve_forever(args.delay, args.no_ping))
     else:
-        emit("RESULT", asyncio.run(round_trips(args.port, args.calls, args.warmup)))
+        emit("RESULT", run(round_trips(args.port, args.calls, args.warmup)))
