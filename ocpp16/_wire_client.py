@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from websockets.client import ClientProtocol
+from websockets.extensions.permessage_deflate import enable_client_permessage_deflate
 from websockets.http11 import USER_AGENT, Response
 from websockets.protocol import State
 from websockets.uri import parse_uri
@@ -120,6 +121,8 @@ async def open_wire(
     loop = asyncio.get_running_loop()
     ws = ClientProtocol(
         uri,
+        # Per-message deflate, offered (websockets' default, SECURITY.md).
+        extensions=enable_client_permessage_deflate(None),
         subprotocols=[SUBPROTOCOL],  # type: ignore[list-item]
         max_size=options.max_message_size,
         logger=logger,

@@ -20,6 +20,7 @@ import ssl as _ssl
 from collections.abc import Awaitable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
+from websockets.extensions.permessage_deflate import enable_server_permessage_deflate
 from websockets.http11 import SERVER
 from websockets.protocol import State
 from websockets.server import ServerProtocol
@@ -82,6 +83,8 @@ class ServerWire(Wire):
         opts = listener.owner.options
         logger = listener.ws_logger
         ws = ServerProtocol(
+            # Per-message deflate, accepted when offered (websockets' default, SECURITY.md).
+            extensions=enable_server_permessage_deflate(None),
             subprotocols=[SUBPROTOCOL],  # type: ignore[list-item]
             max_size=opts.max_message_size,
             logger=logger,

@@ -511,3 +511,34 @@ def test_a_server_and_a_client_exchange_on_uvloop() -> None:
         heartbeat, reset, code = runner.run(exchange())
     assert heartbeat == NOW and reset == {"status": "Accepted"} and code == 1000
     assert TIMEOUT > 0
+
+
+# ----------------------------------------------------------------------------- compression
+
+
+async def test_per_message_deflate_is_negotiated_and_bounds_the_inflated_size() -> None:
+    """A Client and a Server agree on permessage-deflate; max_message_size counts inflated bytes."""
+    from ocpp16.errors import ConnectionClosed
+
+    server = await listening(max_message_size=4096)
+    server.on("connection", lambda client: client.on("Heartbeat", lambda request: NOW))
+    try:
+        connected = asyncio.ensure_future(first_connection(server))
+        client = Client("CP1")
+        await wait(client.connect(f"ws://127.0.0.1:{server.port}/ocpp"))
+        peer = await wait(connected)
+        assert [e.name for e in wire_of(peer).ws.extensions] == ["permessage-deflate"]
+        assert [e.name for e in wire_of(client).ws.extensions] == ["permessage-deflate"]
+        assert await wait(client.call_request("Heartbeat")) == NOW
+        closed, on_close = future_and_setter()
+        peer.on("close", on_close)
+        # 20 kB of one letter deflates to a few dozen bytes, but inflates past 4 kB.
+        large = client.call_request(
+            "DataTransfer", {"vendorId": "v", "data": "x" * 20_000}, timeout=TIMEOUT
+        )
+        assert (await wait(closed))[0] == 1009
+        with pytest.raises(ConnectionClosed):
+            await wait(large)
+        await wait(client.close())
+    finally:
+        await server.close()
