@@ -30,12 +30,13 @@ def count(impl: str, calls: int, loop: str) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "callgrind.out"
         env = {**os.environ, "PYTHONUNBUFFERED": "1", "OCPP16_BENCH_LOOP": loop}
+        server_cmd = [
+            "valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
+            sys.executable, str(BENCH / f"impl_{impl}.py"), "server", "--no-ping",
+            "--lifetime", "600",
+        ]  # fmt: skip
         server = subprocess.Popen(
-            [
-                "valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
-                sys.executable, str(BENCH / f"impl_{impl}.py"), "server", "--no-ping",
-                "--lifetime", "600",
-            ],  # fmt: skip
+            server_cmd,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
@@ -51,12 +52,13 @@ def count(impl: str, calls: int, loop: str) -> int:
                     break
             if port is None:
                 raise SystemExit(f"{impl}: the server printed no port")
+            load_cmd = [
+                sys.executable, str(BENCH / "load.py"), "pipeline", "--port", str(port),
+                "--calls", str(calls), "--warmup", "0", "--repeat", "1",
+                "--timeout", "600", "--lifetime", "900",
+            ]  # fmt: skip
             subprocess.run(
-                [
-                    sys.executable, str(BENCH / "load.py"), "pipeline", "--port", str(port),
-                    "--calls", str(calls), "--warmup", "0", "--repeat", "1",
-                    "--timeout", "600", "--lifetime", "900",
-                ],  # fmt: skip
+                load_cmd,
                 check=True,
                 stdout=subprocess.DEVNULL,
                 env={**os.environ, "OCPP16_BENCH_LOOP": "asyncio"},

@@ -3,7 +3,7 @@
 ``close()`` drains (README "Closing"): from its call on, a CALL that arrives
 gets no handler and no answer, and the replies of the handlers still running
 go out within ``handler_timeout``; then the close frame. While
-``max_incoming_calls`` incoming CALLs await a reply, the read loop reads no
+``max_incoming_calls`` incoming CALLs await a reply, the connection reads no
 further (backpressure). A :class:`Closing` holds both for one connection.
 """
 
@@ -72,7 +72,7 @@ class Closing:
 
     Attributes:
         step: How far the close has come.
-        read_limit: The read loop reads no further while this many incoming
+        read_limit: The connection reads no further while this many incoming
             CALLs await a reply; each CALL left unanswered while closing
             takes a place until the connection closes, and once the close
             frame is on its way it is -1 (read only to consume).
@@ -145,37 +145,34 @@ class Closing:
             owner._report(exc)
         self._move(Step.CLOSING)
         self.read_limit = -1
-        dispatch.wake()  # a read loop held at max_incoming_calls goes on, to consume
+        dispatch.wake()  # a connection held at max_incoming_calls reads on, to consume
         try:
             await transport.close(code, reason)
         except Exception as exc:
             owner._report(exc)
 
-    async def hold(self) -> bool:
-        """Read no further while ``read_limit`` incoming CALLs await a reply.
+    def hold(self) -> bool:
+        """Whether to read no further now that ``read_limit`` incoming CALLs await a reply.
 
-        Not reading is the backpressure: websockets stops reading the socket
-        once its own small buffer is full, and then the peer's sends wait, so
-        a peer that floods costs bounded memory and a well-behaved one loses
-        nothing. Reading goes on when a handler replies.
+        Not reading is the backpressure: the transport stops reading the
+        socket, and then the peer's sends wait, so a peer that floods costs
+        bounded memory and a well-behaved one loses nothing. The connection
+        reads again when a handler replies, or once the close frame is on its
+        way (to consume what the peer still sends).
 
         Returns:
-            True when reading may go on; False once the close frame is on its way.
+            True to hold reading; False once the close frame is on its way.
         """
-        incoming = self._dispatch.incoming
+        if self.step is Step.CLOSING:
+            return False
         if not self.held_logged and self.step is Step.NONE:
             self.held_logged = True
             self._owner.logger.warning(
                 "%d incoming CALLs await their handlers' replies (max_incoming_calls): "
                 "not reading until one is answered",
-                len(incoming),
+                len(self._dispatch.incoming),
             )
-        # The step is read afresh after each wait: the close moves it meanwhile.
-        while self.step is not Step.CLOSING:
-            if len(incoming) < self.read_limit:
-                return True
-            await self._dispatch.changed()
-        return False
+        return True
 
     def leave_unanswered(self, event: CallReceived) -> None:
         """A CALL that arrived after ``close()`` began: no handler runs, no answer is sent.

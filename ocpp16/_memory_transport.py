@@ -13,7 +13,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
-from ocpp16._transport import Transport, TransportClosed
+from ocpp16._transport import Pulled, Transport, TransportClosed
 
 if TYPE_CHECKING:
     from ocpp16.handshake import Handshake
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 __all__ = ["MemoryTransport", "memory_pair"]
 
 
-class MemoryTransport(Transport):
+class MemoryTransport(Pulled, Transport):
     """One end of an in-memory connection; make a pair with :func:`memory_pair`.
 
     Args:
@@ -45,10 +45,6 @@ class MemoryTransport(Transport):
         if self._code is not None or self.peer is None:
             raise TransportClosed("the in-memory connection is closed")
         self.peer._inbox.put_nowait(text)
-
-    async def send_async(self, text: str) -> None:
-        """Hand ``text`` to the peer at once, from a coroutine."""
-        self.send(text)
 
     def receive(self, frame: str | bytes) -> None:
         """Make ``frame`` arrive at this end as if the peer had sent it (binary too)."""

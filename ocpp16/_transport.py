@@ -3,19 +3,31 @@
 A :class:`~ocpp16.connection.ClientBase` moves text between its protocol core
 and a :class:`Transport`, and knows nothing else of the wire: the WebSocket
 library, an ASGI server or an in-memory pipe are each one implementation
-(``ocpp16._ws_transport`` over ``websockets.asyncio``, ``ocpp16._memory_transport``
+(``ocpp16._wire`` over ``websockets``' sans-I/O layer, ``ocpp16._memory_transport``
 for tests).
+
+Incoming frames are pushed: the transport calls the connection once per frame
+(:meth:`Transport.start_reading`), and the connection asks it to stop and go on
+(:meth:`Transport.pause_reading`, :meth:`Transport.resume_reading`) for
+backpressure. A transport whose frames come from an async iterator gets all
+three from :class:`Pulled`, which reads its ``frames()`` in a task.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from ocpp16.handshake import Handshake
 
-__all__ = ["Transport", "TransportClosed"]
+__all__ = ["OnFrame", "OnGone", "Pulled", "Transport", "TransportClosed"]
+
+OnFrame = Callable[[str | bytes], None]
+"""What a transport calls with each incoming frame, text (``str``) or binary (``bytes``)."""
+OnGone = Callable[[], None]
+"""What a transport calls once the connection is gone (after its last frame)."""
 
 
 class TransportClosed(Exception):
@@ -32,39 +44,43 @@ class Transport(Protocol):
             order). Raises :class:`TransportClosed`, and so does the awaitable,
             when the connection is closed. An attribute rather than a method,
             so that an implementation may bind the fastest function it has.
-        send_async: Send one text frame from a coroutine: awaiting it returns
-            once the frame is handed over (after any backpressure), so frames
-            keep their order. Raises one of :attr:`closed_errors` when the
-            connection is closed. The read loop writes its answers with it:
-            awaited, a send costs less than one stepped by hand, since a
-            stepped coroutine that returns raises ``StopIteration``.
-        closed_errors: What :attr:`send_async` raises when the connection is
-            closed: :class:`TransportClosed`, and the implementation's own
-            exceptions where translating them would cost a coroutine per frame.
         ping_interval: Seconds between keepalive pings, ``None`` for none;
             settable while open.
         ping_timeout: Seconds to wait for a pong before the connection is
             dropped, ``None`` to wait forever; settable while open.
     """
 
-    # Read-only members: an implementation may bind a function to an attribute
-    # or define methods (and keep its state in slots).
+    # Read-only: an implementation may bind a function to an attribute or
+    # define a method (and keep its state in slots).
     @property
     def send(self) -> Callable[[str], Awaitable[None] | None]: ...
 
-    @property
-    def send_async(self) -> Callable[[str], Awaitable[None]]: ...
-
-    closed_errors: tuple[type[BaseException], ...] = (TransportClosed,)
     ping_interval: float | None
     ping_timeout: float | None
 
-    def frames(self) -> AsyncIterator[str | bytes]:
-        """Return the incoming frames, text (``str``) or binary (``bytes``).
+    def start_reading(self, on_frame: OnFrame, on_gone: OnGone) -> None:
+        """Hand each incoming frame to ``on_frame``, in order; call ``on_gone`` at the end.
 
-        The iteration ends when the connection closes, cleanly or not; then
-        :attr:`close_code` says how.
+        Called once, when the connection starts reading. ``on_gone`` runs
+        once the connection is closed, cleanly or not (then :attr:`close_code`
+        says how); frames held back by :meth:`pause_reading` may be dropped
+        then, since nothing can be answered any more.
+
+        Args:
+            on_frame: Called with each frame.
+            on_gone: Called once, at the end.
         """
+        ...
+
+    def pause_reading(self) -> None:
+        """Call ``on_frame`` no more (and read no more) until :meth:`resume_reading`.
+
+        May be called from ``on_frame`` itself: the frames that follow wait.
+        """
+        ...
+
+    def resume_reading(self) -> None:
+        """Go on calling ``on_frame``, with the frames held back first."""
         ...
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
@@ -104,3 +120,49 @@ class Transport(Protocol):
     def handshake(self) -> Handshake | None:
         """On a central system's connection, what the charge point opened it with."""
         ...
+
+
+class Pulled:
+    """:meth:`Transport.start_reading` and its pausing for a transport that yields :meth:`frames`.
+
+    A task reads the frames and calls ``on_frame`` with each; while paused it
+    waits before reading the next.
+    """
+
+    _pump: asyncio.Task[None] | None = None
+    _go: asyncio.Event | None = None
+
+    def frames(self) -> AsyncIterator[str | bytes]:
+        """Return the incoming frames, text (``str``) or binary (``bytes``).
+
+        The iteration ends when the connection closes, cleanly or not; then
+        ``close_code`` says how.
+        """
+        raise NotImplementedError
+
+    def start_reading(self, on_frame: OnFrame, on_gone: OnGone) -> None:
+        """Read :meth:`frames` in a task, handing each to ``on_frame``; then ``on_gone``."""
+        self._go = asyncio.Event()
+        self._go.set()
+        self._pump = asyncio.ensure_future(self._read(on_frame, on_gone))
+
+    async def _read(self, on_frame: OnFrame, on_gone: OnGone) -> None:
+        go = self._go
+        assert go is not None
+        try:
+            async for frame in self.frames():
+                on_frame(frame)
+                if not go.is_set():
+                    await go.wait()
+        finally:
+            on_gone()
+
+    def pause_reading(self) -> None:
+        """Read no further after the current frame."""
+        if self._go is not None:
+            self._go.clear()
+
+    def resume_reading(self) -> None:
+        """Go on reading."""
+        if self._go is not None:
+            self._go.set()

@@ -2,9 +2,9 @@
 
 :class:`Wire` is an ``asyncio.Protocol`` of ours that drives one
 ``websockets.protocol.Protocol`` (a ``ServerProtocol`` or a ``ClientProtocol``):
-bytes come in through ``data_received`` and are parsed into frames at once;
-text frames wait in a queue for the connection's read loop (``frames()``);
-frames to send are serialized into the protocol's buffer, and everything
+bytes come in through ``data_received``, are parsed into frames at once, and
+each frame is handed to the connection there and then (``Transport.start_reading``:
+no task reads); frames to send are serialized into the protocol's buffer, and everything
 buffered in one loop iteration (the answers to every frame of one read, CALLs,
 pongs, the close frame) leaves in one ``transport.write``, in order. Keepalive,
 the close handshake's timeout and flow control are timers and callbacks: no
@@ -14,12 +14,12 @@ Flow control, both ways (README "Limits"):
 
 * Writing: past the transport's high-water mark, ``send`` returns an
   awaitable that finishes once the buffer drained (``pause_writing`` /
-  ``resume_writing``); the connection sends nothing else meanwhile, and its
-  read loop, which awaits its answers, reads no further.
-* Reading: while :data:`READ_HIGH` frames wait to be read, the transport stops
-  reading the socket (``pause_reading``), so that a peer that floods, or that
-  never reads our answers, costs bounded memory; reading resumes once the
-  read loop takes them.
+  ``resume_writing``); the connection sends nothing else meanwhile, and holds
+  reading (``pause_reading``) until it is done.
+* Reading: while the connection holds reading, frames are kept back and the
+  socket is not read; frames kept back before the connection reads are
+  bounded by :data:`READ_HIGH`. So a peer that floods, or that never reads
+  our answers, costs bounded memory.
 
 Only public ``websockets`` API is used: ``websockets.protocol``,
 ``websockets.frames``.
@@ -29,13 +29,13 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any, cast
 
 from websockets.frames import Frame, Opcode
 from websockets.protocol import State
 
-from ocpp16._transport import TransportClosed
+from ocpp16._transport import OnFrame, OnGone, TransportClosed
 
 if TYPE_CHECKING:
     from websockets.protocol import Event
@@ -47,7 +47,7 @@ if TYPE_CHECKING:
 __all__ = ["READ_HIGH", "WRITE_HIGH", "Wire"]
 
 READ_HIGH = 64
-"""Frames waiting to be read at which the socket is no longer read (until they are taken)."""
+"""Frames held back at which the socket is no longer read (until they are taken)."""
 WRITE_HIGH = 65536
 """Bytes in the transport's write buffer past which ``send`` must wait."""
 
@@ -87,14 +87,16 @@ class Wire(asyncio.Protocol):
         "_flushing",
         "_frames",
         "_handshake",
+        "_held",
         "_loop",
         "_lost",
+        "_on_frame",
+        "_on_gone",
         "_parts",
         "_parts_text",
         "_ping_data",
         "_ping_timer",
         "_pong_timer",
-        "_reader",
         "_reading_paused",
         "_transport",
         "_writable",
@@ -104,8 +106,6 @@ class Wire(asyncio.Protocol):
         "ping_timeout",
         "ws",
     )
-
-    closed_errors: tuple[type[BaseException], ...] = (TransportClosed,)
 
     def __init__(
         self,
@@ -122,11 +122,13 @@ class Wire(asyncio.Protocol):
         self._loop = asyncio.get_running_loop()
         self._transport: asyncio.Transport | None = None
         self._handshake: Handshake | None = None
-        # Frames received, not yet read; and the read loop's waiter, while it waits.
-        # A list rather than a deque (a deque's first block weighs 600 bytes):
-        # the read loop takes the whole list at once.
+        # Who takes each frame and hears of the end (Transport.start_reading); frames
+        # held back while the connection holds reading (or before it reads);
+        # whether it holds; whether the socket is not being read.
+        self._on_frame: OnFrame | None = None
+        self._on_gone: OnGone | None = None
         self._frames: list[str | bytes] = []
-        self._reader: asyncio.Future[None] | None = None
+        self._held = False
         self._reading_paused = False
         # The parts of a fragmented message (RFC 6455 §5.4), while one arrives.
         self._parts: list[BytesLike] | None = None
@@ -163,35 +165,28 @@ class Wire(asyncio.Protocol):
         if ws.writes and self._flushing is None:
             # Pongs, the echo of a close frame: they leave with this iteration's answers.
             self._flushing = self._loop.call_soon(self._flush)
-        if events:
-            frames = self._frames
-            queued = len(frames)
-            for event in events:
-                if type(event) is Frame:
-                    opcode = event.opcode
-                    if opcode is _TEXT and event.fin:
-                        try:
-                            frames.append(str(event.data, "utf-8"))
-                        except UnicodeDecodeError as exc:
-                            self._invalid_text(exc)
-                            break
-                    elif opcode is _PONG:
-                        self._pong(event.data)
-                    elif (
-                        opcode is _TEXT or opcode is _BINARY or opcode is _CONT
-                    ) and not self._fragment(event):
+        for event in events:
+            if type(event) is Frame:
+                opcode = event.opcode
+                if opcode is _TEXT and event.fin:
+                    try:
+                        text = str(event.data, "utf-8")
+                    except UnicodeDecodeError as exc:
+                        self._invalid_text(exc)
                         break
-                else:
-                    self._handshake_event(event)
-            if len(frames) != queued:
-                reader = self._reader
-                if reader is not None and not reader.done():
-                    reader.set_result(None)
-                if len(frames) >= READ_HIGH and not self._reading_paused:
-                    self._reading_paused = True
-                    transport = self._transport
-                    if transport is not None:
-                        transport.pause_reading()
+                    on_frame = self._on_frame
+                    if on_frame is not None and not self._held and not self._frames:
+                        on_frame(text)
+                    else:
+                        self._keep(text)
+                elif opcode is _PONG:
+                    self._pong(event.data)
+                elif (
+                    opcode is _TEXT or opcode is _BINARY or opcode is _CONT
+                ) and not self._fragment(event):
+                    break
+            else:
+                self._handshake_event(event)
         if ws.state is not _OPEN and ws.close_expected():
             self._closing()
         if ws.handshake_exc is not None:
@@ -211,7 +206,7 @@ class Wire(asyncio.Protocol):
         return None
 
     def connection_lost(self, exc: Exception | None) -> None:
-        """The TCP connection is gone: end the read loop, fail waiting writes, stop timers."""
+        """The TCP connection is gone: tell the connection, fail waiting writes, stop timers."""
         ws = self.ws
         ws.receive_eof()  # idempotent; the protocol is CLOSED from here on
         ws.data_to_send()
@@ -219,15 +214,28 @@ class Wire(asyncio.Protocol):
             if timer is not None:
                 timer.cancel()
         self._flushing = self._close_timer = self._ping_timer = self._pong_timer = None
-        reader = self._reader
-        if reader is not None and not reader.done():
-            reader.set_result(None)
         writable = self._writable
         if writable is not None and not writable.done():
             writable.set_result(None)
         if not self._lost.done():
             self._lost.set_result(None)
         self._handshake_progress()
+        self._end()
+
+    def _end(self) -> None:
+        """The connection is gone: the frames held back, then ``on_gone``.
+
+        Frames held back while the connection holds reading are dropped:
+        nothing can be answered any more.
+        """
+        on_gone = self._on_gone
+        if on_gone is None:
+            return
+        if not self._held:
+            self._deliver()
+        self._frames = []
+        self._on_frame = self._on_gone = None
+        on_gone()
 
     def pause_writing(self) -> None:
         """The transport's buffer passed its high-water mark: sends must wait."""
@@ -257,24 +265,24 @@ class Wire(asyncio.Protocol):
                 self._parts, self._parts_text = [frame.data], frame.opcode is _TEXT
                 return True
             # A whole binary frame (whole text frames never come here).
-            self._frames.append(bytes(frame.data))
+            self._keep(bytes(frame.data))
             return True
-        else:
-            parts = self._parts
-            assert parts is not None  # the protocol refuses an unexpected continuation
-            parts.append(frame.data)
-            if not frame.fin:
-                return True
-            self._parts = None
-            data = b"".join(parts)
+        parts = self._parts
+        assert parts is not None  # the protocol refuses an unexpected continuation
+        parts.append(frame.data)
+        if not frame.fin:
+            return True
+        self._parts = None
+        data = b"".join(parts)
         if not self._parts_text:
-            self._frames.append(data)
+            self._keep(data)
             return True
         try:
-            self._frames.append(str(data, "utf-8"))
+            text = str(data, "utf-8")
         except UnicodeDecodeError as exc:
             self._invalid_text(exc)
             return False
+        self._keep(text)
         return True
 
     def _invalid_text(self, exc: UnicodeDecodeError) -> None:
@@ -282,28 +290,68 @@ class Wire(asyncio.Protocol):
         self.ws.fail(1007, f"{exc.reason} at position {exc.start}")
         self._schedule_flush()
 
-    async def frames(self) -> AsyncIterator[str | bytes]:
-        """Yield each incoming frame until the connection closes."""
-        lost = self._lost
-        loop = self._loop
-        while True:
-            if self._frames:
-                batch, self._frames = self._frames, []
-                if self._reading_paused:
-                    self._reading_paused = False
-                    transport = self._transport
-                    if transport is not None and not lost.done():
-                        transport.resume_reading()
-                for frame in batch:
-                    yield frame
-                continue
-            if lost.done():
-                return
-            self._reader = reader = loop.create_future()
-            try:
-                await reader
-            finally:
-                self._reader = None
+    def _keep(self, frame: str | bytes) -> None:
+        """Hand ``frame`` over now, or keep it behind those held back (in order)."""
+        frames = self._frames
+        on_frame = self._on_frame
+        if on_frame is not None and not self._held and not frames:
+            on_frame(frame)
+            return
+        frames.append(frame)
+        if len(frames) >= READ_HIGH and not self._reading_paused:
+            # Bounded: the socket is no longer read until they are taken.
+            self._pause_socket()
+
+    def _pause_socket(self) -> None:
+        self._reading_paused = True
+        transport = self._transport
+        if transport is not None and not self._lost.done():
+            transport.pause_reading()
+
+    def _deliver(self) -> None:
+        """Hand the frames held back to the connection, until it holds reading again."""
+        frames = self._frames
+        taken = 0
+        while taken < len(frames) and not self._held:
+            on_frame = self._on_frame
+            if on_frame is None:
+                break
+            frame = frames[taken]
+            taken += 1
+            on_frame(frame)
+        if taken:
+            del frames[:taken]
+
+    def start_reading(self, on_frame: OnFrame, on_gone: OnGone) -> None:
+        """Hand each frame to ``on_frame`` from now on (those received already first).
+
+        Args:
+            on_frame: Called with each incoming frame.
+            on_gone: Called once the connection is gone.
+        """
+        self._on_frame, self._on_gone = on_frame, on_gone
+        self._deliver()
+        if self._lost.done():
+            self._end()
+        elif self._reading_paused and not self._held and not self._frames:
+            self.resume_reading()
+
+    def pause_reading(self) -> None:
+        """Hand over no frame, and stop reading the socket, until :meth:`resume_reading`."""
+        self._held = True
+        if not self._reading_paused:
+            self._pause_socket()
+
+    def resume_reading(self) -> None:
+        """Hand over the frames held back, then read the socket again."""
+        self._held = False
+        self._deliver()
+        if self._held or self._frames or not self._reading_paused:
+            return
+        self._reading_paused = False
+        transport = self._transport
+        if transport is not None and not self._lost.done():
+            transport.resume_reading()
 
     # ------------------------------------------------------------------ writing
 
@@ -359,19 +407,6 @@ class Wire(asyncio.Protocol):
         elif self._flushing is None:
             self._flushing = self._loop.call_soon(self._flush)
         return None
-
-    async def send_async(self, text: str) -> None:
-        """Send one text frame from a coroutine, waiting while writing must wait.
-
-        Args:
-            text: The frame.
-
-        Raises:
-            TransportClosed: The connection is closing or closed.
-        """
-        waiting = self.send(text)
-        if waiting is not None:
-            await waiting
 
     async def _wait_writable(self) -> None:
         """Wait until the transport's buffer drained; raise if the connection went meanwhile."""

@@ -186,9 +186,7 @@ class ServerWire(Wire):
             await owner._serve_wire(self, handshake)
         except Exception:
             owner.logger.error("serving %r failed", handshake.cp_id, exc_info=True)
-        finally:
-            # Nothing of ours may outlive the handler: close what is still open.
-            await self.close()
+            await self.close(1011)
 
 
 class Listener:

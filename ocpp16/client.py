@@ -101,7 +101,8 @@ class Client(ClientBase):
         super().__init__(cp_id, role=Role.CHARGE_POINT, options=Options(**options))
         self.security_profile = security_profile
         self._password = password.encode("utf-8") if isinstance(password, str) else password
-        self._reader: asyncio.Task[None] | None = None
+        # Done once the connection has ended and what was pending failed.
+        self._reader: asyncio.Future[None] | None = None
         # The reconnecting, queueing, boot-gated layer; None keeps the plain code path.
         self._durable = durable_for(
             self,
@@ -229,7 +230,7 @@ class Client(ClientBase):
     def _start(self, transport: Transport, target: str) -> None:
         """Run over an open transport: attach it, start reading, announce ``"connect"``."""
         self._attach(transport)
-        self._reader = asyncio.create_task(self._run())
+        self._reader = self._start_reading()
         self.logger.info("connected to %s", target)
         self._emit_safe("connect")
 

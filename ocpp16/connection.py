@@ -48,6 +48,11 @@ if TYPE_CHECKING:
 
 __all__ = ["ClientBase", "Options"]
 
+# Why a connection reads no further: a send waits (the peer reads slowly), or
+# max_incoming_calls CALLs await their handlers' replies.
+_HOLD_WRITING = 1
+_HOLD_HANDLERS = 2
+
 
 class _CpLogger(logging.LoggerAdapter):  # type: ignore[type-arg]
     """Adds the charge point id to every record (``record.cp_id``) and to the message."""
@@ -100,6 +105,9 @@ class ClientBase(CheckedEmitter, Observed, TypedCalls):
         "_closing",
         "_cp_id",
         "_dispatch",
+        "_ended",
+        "_ending",
+        "_holds",
         "_listeners",
         "_observers",
         "_options",
@@ -155,6 +163,11 @@ class ClientBase(CheckedEmitter, Observed, TypedCalls):
         self._closing = Closing(self, self._dispatch)
         # Resolved when the writing stops, for a drain waiting for its answers to go out.
         self._sent_waiter: asyncio.Future[None] | None = None
+        # Reading: why it is held (_HOLD_* bits), the task that ends the connection
+        # once the transport is gone, and the future resolved when that is done.
+        self._holds = 0
+        self._ending: asyncio.Future[None] | None = None
+        self._ended: asyncio.Future[None] | None = None
 
     # ------------------------------------------------------------------ identity
 
@@ -304,66 +317,116 @@ class ClientBase(CheckedEmitter, Observed, TypedCalls):
         if self._observers:
             self._notify("connect", self)
 
+    def _start_reading(self) -> asyncio.Future[None]:
+        """Have the transport hand each incoming frame to this connection.
+
+        No task reads: the transport calls :meth:`_received` per frame, and
+        :meth:`_gone` once it is closed, which fails what is pending in a task
+        made then. Returns a future that resolves once all of that is done.
+        """
+        transport = self._transport
+        assert transport is not None
+        self._ended = ended = asyncio.get_running_loop().create_future()
+        self._holds = 0
+        transport.start_reading(self._received, self._gone)
+        return ended
+
     async def _run(self) -> None:
         """Read frames until the connection closes, then fail what is pending."""
-        transport, protocol = self._transport, self._protocol
-        assert transport is not None and protocol is not None
-        # The adapter's own logger: one call, not two, to learn that DEBUG is off.
-        raw_logger = self.logger.logger
-        events = self._listeners
-        handle = self._dispatch.handle
-        incoming = self._dispatch.incoming
-        closing = self._closing
-        on_event = self._on_event
-        frames = transport.frames()
+        await asyncio.shield(self._start_reading())
+
+    def _received(self, text: str | bytes) -> None:
+        """One incoming frame: through the core, its events acted on, its answers out."""
+        protocol, closing = self._protocol, self._closing
+        assert protocol is not None
+        if closing.step is Step.CLOSING:
+            # The close frame is on its way: what the peer still sends is consumed unread.
+            return
         try:
-            async for text in frames:
-                if raw_logger.isEnabledFor(logging.DEBUG):
-                    self.logger.debug("< %s", text)
-                if isinstance(text, bytes):
-                    # README "Events": a binary frame is a bad message (OCPP-J messages are text).
-                    self._bad_message(
-                        text,
-                        OcppError("FormationViolation", "binary frame: OCPP-J uses text frames"),
-                    )
-                elif self._observers:
-                    if "message" in events:
-                        self._emit_safe("message", "in", text)
-                    self._receive_observed(protocol, text)
-                    if self._out and not self._writing:
-                        await self._write(protocol)
-                else:
-                    if "message" in events:
-                        self._emit_safe("message", "in", text)
-                    try:
-                        for event in protocol.receive_text(text):
-                            if type(event) is CallReceived:  # the common case, without a call
-                                if closing.step is Step.NONE:
-                                    handle(event)
-                                else:
-                                    closing.leave_unanswered(event)
+            # The adapter's own logger: one call, not two, to learn that DEBUG is off.
+            if self.logger.logger.isEnabledFor(logging.DEBUG):
+                self.logger.debug("< %s", text)
+            if isinstance(text, bytes):
+                # README "Events": a binary frame is a bad message (OCPP-J messages are text).
+                self._bad_message(
+                    text, OcppError("FormationViolation", "binary frame: OCPP-J uses text frames")
+                )
+            elif self._observers:
+                if "message" in self._listeners:
+                    self._emit_safe("message", "in", text)
+                self._receive_observed(protocol, text)
+            else:
+                if "message" in self._listeners:
+                    self._emit_safe("message", "in", text)
+                try:
+                    for event in protocol.receive_text(text):
+                        if type(event) is CallReceived:  # the common case, without a call
+                            if closing.step is Step.NONE:
+                                self._dispatch.handle(event)
                             else:
-                                on_event(event)
-                    except Exception as exc:
-                        # A bug of ours in one frame must not end the connection.
-                        self._report(exc)
-                    if protocol.has_data_to_send and not self._writing:
-                        # Answers this frame produced: awaited here, so that a peer
-                        # that stops reading also stops being read (backpressure).
-                        await self._write(protocol)
-                if len(incoming) >= closing.read_limit and not await closing.hold():
-                    # The close frame is on its way: consume what the peer still
-                    # sends, unread, so that the transport sees the peer's close.
-                    async for _ in frames:
-                        pass
-                    break
+                                closing.leave_unanswered(event)
+                        else:
+                            self._on_event(event)
+                except Exception as exc:
+                    # A bug of ours in one frame must not end the connection.
+                    self._report(exc)
+            if not self._writing and (self._out or protocol.has_data_to_send):
+                self._flush()
+                if self._writing:
+                    # A send must wait (the peer reads slowly): so does reading,
+                    # until it is done (backpressure).
+                    self._hold(_HOLD_WRITING)
+            if len(self._dispatch.incoming) >= closing.read_limit and closing.hold():
+                # max_incoming_calls: read no further until a handler replies.
+                self._hold(_HOLD_HANDLERS)
+                self._dispatch.changed().add_done_callback(self._handlers_changed)
         except Exception as exc:  # nor take the process down
             self._report(exc)
-        finally:
-            await self._on_closed()
-            if closing.task is not None:
-                await asyncio.wait((closing.task,))
-            await self._dispatch.drain(closing.deadline)
+
+    def _hold(self, reason: int) -> None:
+        if not self._holds and self._transport is not None:
+            self._transport.pause_reading()
+        self._holds |= reason
+
+    def _release(self, reason: int) -> None:
+        if self._holds & reason:
+            self._holds &= ~reason
+            if not self._holds and self._transport is not None:
+                self._transport.resume_reading()
+
+    def _handlers_changed(self, _: object) -> None:
+        closing = self._closing
+        if (
+            self._ended is None
+            or self._ended.done()
+            or closing.step is Step.CLOSING
+            or len(self._dispatch.incoming) < closing.read_limit
+        ):
+            self._release(_HOLD_HANDLERS)
+        else:
+            self._dispatch.changed().add_done_callback(self._handlers_changed)
+
+    def _gone(self) -> None:
+        """The transport is closed: fail what is pending, in a task made now."""
+        task = asyncio.ensure_future(self._end())
+        # Kept by the dispatcher's set of tasks until done (a task nobody holds may go).
+        task.add_done_callback(self._ended_with)
+        self._ending = task
+
+    def _ended_with(self, task: asyncio.Future[None]) -> None:
+        self._ending = None
+        ended = self._ended
+        if ended is not None and not ended.done():
+            ended.set_result(None)
+        if not task.cancelled() and task.exception() is not None:
+            self._report(task.exception())  # type: ignore[arg-type]
+
+    async def _end(self) -> None:
+        closing = self._closing
+        await self._on_closed()
+        if closing.task is not None:
+            await asyncio.wait((closing.task,))
+        await self._dispatch.drain(closing.deadline)
 
     def _flush(self) -> None:
         """Hand every frame the core has produced to the transport, in order, now.
@@ -404,34 +467,6 @@ class ClientBase(CheckedEmitter, Observed, TypedCalls):
             out.clear()
         self._writing = False
 
-    async def _write(self, protocol: Protocol) -> None:
-        """Send what the core produced, from the read loop, in order."""
-        transport = self._transport
-        assert transport is not None
-        self._writing = True
-        out = self._out
-        # Awaited here, in a coroutine already: no send is stepped by hand.
-        send = transport.send_async
-        logger = self.logger
-        try:
-            while True:
-                if protocol.has_data_to_send:
-                    out.extend(protocol.data_to_send())
-                if not out:
-                    break
-                text = out.popleft()
-                if logger.logger.isEnabledFor(logging.DEBUG):
-                    logger.debug("> %s", text)
-                if "message" in self._listeners:
-                    self._emit_safe("message", "out", text)
-                await send(text)
-        except transport.closed_errors:
-            out.clear()
-        finally:
-            self._writing = False
-            if self._sent_waiter is not None:
-                self._wake_sent()
-
     async def _finish_send(self, waiting: Awaitable[None]) -> None:
         """Finish a send that had to wait, then send what queued meanwhile."""
         try:
@@ -442,6 +477,8 @@ class ClientBase(CheckedEmitter, Observed, TypedCalls):
             self._writing = False
             self._writer = None
         self._flush()
+        if not self._writing:
+            self._release(_HOLD_WRITING)
         if self._sent_waiter is not None and not self._writing:
             self._wake_sent()
 
@@ -648,7 +685,7 @@ class ClientBase(CheckedEmitter, Observed, TypedCalls):
             future.set_exception(error)
 
     def _on_event(self, event: Any) -> None:
-        """Act on any event but CallReceived, which the read loop hands to the dispatcher."""
+        """Act on any event but CallReceived, which _received hands to the dispatcher."""
         if type(event) is CallResultReceived:
             future = self._calls.settle(event.message_id)
             if future is not None:
@@ -686,7 +723,7 @@ class ClientBase(CheckedEmitter, Observed, TypedCalls):
     ) -> None:
         """Send the reply to an incoming CALL now: a response dict or an OcppError.
 
-        ``flush=False`` leaves the writing to the read loop, which flushes after
+        ``flush=False`` leaves the writing to _received, which flushes after
         every frame anyway. ``handler`` gave the reply (a listener, or a tuple
         of them): the log names it when the reply cannot be sent.
         """

@@ -129,8 +129,9 @@ class Server(SafeEmitter, TypedServerCalls):
         # Every connection being served, registered or not (one being
         # replaced, one not yet claimed): close() drains them all.
         self._connections: set[ClientBase] = set()
-        # Connections served by _open (no outside server holds them), with their tasks.
-        self._served: dict[ClientBase, asyncio.Task[None]] = {}
+        # Every connection being read, with the future done once it has ended and
+        # its id is released: close() waits for them.
+        self._served: dict[ClientBase, asyncio.Future[None]] = {}
 
     @property
     def registry(self) -> Registry:
@@ -472,14 +473,14 @@ class Server(SafeEmitter, TypedServerCalls):
             await wire.close(1001)
             return
         client = await self._accept(wire, handshake)
-        await self._serve(client)
+        self._serve(client)
 
     # ------------------------------------------------------------------ the transport seam
     #
     # Every transport reaches a connection through the same two steps, once
     # _decide has accepted its handshake: _accept (the connection factory, the
-    # observers, the registry's claim, "connection"), then _serve (the read
-    # loop, then the registry's release). The listener runs them once it has
+    # observers, the registry's claim, "connection"), then _serve (reading,
+    # then, once it has ended, the registry's release). The listener runs them once it has
     # answered the handshake (_serve_wire);
     # a transport that no outside server holds (the in-memory pair of
     # ocpp16.testing) goes through _open, which serves it in a task that
@@ -519,13 +520,35 @@ class Server(SafeEmitter, TypedServerCalls):
         self._emit_safe("connection", client)
         return client
 
-    async def _serve(self, client: ClientBase) -> None:
-        """Read an accepted connection until it closes, then release its id."""
+    def _serve(self, client: ClientBase) -> asyncio.Future[None]:
+        """Start reading an accepted connection; once it has ended, release its id.
+
+        No task waits meanwhile: the transport hands the connection its frames,
+        and the release runs in a task made when the connection has ended.
+
+        Returns:
+            A future done once the connection has ended and its id is released.
+        """
+        released: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._served[client] = released
+        released.add_done_callback(lambda _: self._served.pop(client, None))
+
+        def ended(_: object) -> None:
+            task = asyncio.ensure_future(self._release(client))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+            task.add_done_callback(lambda done: released.set_result(None))
+
+        client._start_reading().add_done_callback(ended)
+        return released
+
+    async def _release(self, client: ClientBase) -> None:
+        """Forget a connection that has ended, and release its id."""
+        self._connections.discard(client)
         try:
-            await client._run()
-        finally:
-            self._connections.discard(client)
             await self._registry.release(client)
+        except Exception as exc:
+            self._report(exc)
 
     async def _open(self, transport: Transport, handshake: Handshake) -> ClientBase:
         """Accept a connection that no outside server holds, and serve it in a task.
@@ -543,7 +566,5 @@ class Server(SafeEmitter, TypedServerCalls):
         if self._closing:
             raise ConnectionRefusedError("the server is closed")
         client = await self._accept(transport, handshake)
-        task = asyncio.create_task(self._serve(client))
-        self._served[client] = task
-        task.add_done_callback(lambda _: self._served.pop(client, None))
+        self._serve(client)
         return client

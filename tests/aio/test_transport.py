@@ -122,7 +122,7 @@ async def test_sending_on_a_closed_transport_raises() -> None:
 
 
 class Recording(MemoryTransport):
-    """An in-memory end that records which of its send functions carried each frame."""
+    """An in-memory end that records each frame it was given to send."""
 
     def __init__(self, name: str) -> None:
         super().__init__(name)
@@ -133,25 +133,14 @@ class Recording(MemoryTransport):
         self.used.append("send")
         MemoryTransport.send(self, text)
 
-    async def send_async(self, text: str) -> None:
-        """Record, then hand over as the in-memory transport does."""
-        self.used.append("send_async")
-        MemoryTransport.send(self, text)
-
-
-class Gone(Exception):
-    """A transport's own way of saying that the connection is closed."""
-
 
 class Closing(Recording):
-    """An end whose send_async finds the connection gone, and says so its own way."""
+    """An end whose send finds the connection gone."""
 
-    closed_errors = (TransportClosed, Gone)
-
-    async def send_async(self, text: str) -> None:
+    def send(self, text: str) -> None:
         """Record, then fail as on a closed connection."""
-        self.used.append("send_async")
-        raise Gone
+        self.used.append("send")
+        raise TransportClosed("gone")
 
 
 @asynccontextmanager
@@ -173,19 +162,19 @@ async def recorded(
         await wait(asyncio.gather(*readers))
 
 
-async def test_the_read_loop_answers_through_send_async() -> None:
-    """An answer written by the read loop goes through send_async; a CALL made outside it, send."""
+async def test_answers_and_calls_go_through_send() -> None:
+    """An answer made while a frame is read goes through send, as a CALL made outside it does."""
     cp_side, cs_side = Recording("charge-point"), Recording("central-system")
     async with recorded(cp_side, cs_side) as (charge_point, central):
         charge_point.on("Reset", lambda request: {"status": "Accepted"})
         assert await wait(central.call_request("Reset", {"type": "Soft"})) == {"status": "Accepted"}
-        assert (cs_side.used, cp_side.used) == (["send"], ["send_async"])
+        assert (cs_side.used, cp_side.used) == (["send"], ["send"])
 
 
 async def test_a_closed_error_of_the_transport_drops_the_answer_quietly(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """send_async raising one of the transport's closed_errors drops the answer, logging no error."""
+    """Send raising TransportClosed drops the answer, logging no error."""
     cp_side = Closing("charge-point")
     async with recorded(cp_side, MemoryTransport("central-system")) as (charge_point, central):
         errors: list[BaseException] = []
@@ -199,23 +188,21 @@ async def test_a_closed_error_of_the_transport_drops_the_answer_quietly(
         charge_point.on("Reset", on_reset)
         pending = central.call_request("Reset", {"type": "Soft"})
         await wait(answered)
-        await until(lambda: cp_side.used == ["send_async"])
+        await until(lambda: cp_side.used == ["send"])
         assert not pending.done()  # the answer was dropped, not sent
         pending.cancel()
         assert errors == []
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
 
-async def test_wire_send_async_on_a_closed_connection_raises_a_closed_error(
+async def test_wire_send_on_a_closed_connection_raises_transport_closed(
     server: Server,
 ) -> None:
-    """Wire: send_async on a closed connection raises one of its closed_errors."""
+    """Wire: send on a closed connection raises TransportClosed."""
     async with raw_peer(server) as ws:
         transport = server.clients["CP1"]._transport
         assert isinstance(transport, Wire)
         await wait(ws.close())
         await wait(transport.closed)
-        with pytest.raises(transport.closed_errors):
-            await wait(transport.send_async('[2,"1","Heartbeat",{}]'))
         with pytest.raises(TransportClosed):
             transport.send('[2,"2","Heartbeat",{}]')
