@@ -33,7 +33,7 @@ from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any, cast
 
 from websockets.frames import Frame, Opcode
-from websockets.protocol import State
+from websockets.protocol import Side, State
 
 from ocpp16._transport import OnFrame, OnGone, TransportClosed
 
@@ -58,6 +58,8 @@ _TEXT = Opcode.TEXT
 _BINARY = Opcode.BINARY
 _CONT = Opcode.CONT
 _PONG = Opcode.PONG
+# The first two bytes of an unmasked text frame of each length below 126 (RFC 6455 §5.2).
+_SHORT_HEADERS = [bytes((0x81, size)) for size in range(126)]
 
 
 class Wire(asyncio.Protocol):
@@ -92,10 +94,12 @@ class Wire(asyncio.Protocol):
         "_lost",
         "_on_frame",
         "_on_gone",
+        "_out",
         "_parts",
         "_parts_text",
         "_ping_data",
         "_ping_timer",
+        "_plain",
         "_pong_timer",
         "_reading_paused",
         "_transport",
@@ -139,6 +143,10 @@ class Wire(asyncio.Protocol):
         self._writing_paused = False
         self._writable: asyncio.Future[None] | None = None
         self._eof_written = False
+        # Bytes to write at the end of this loop iteration, in order; whether
+        # text frames are serialized here (see _opened).
+        self._out: list[bytes] = []
+        self._plain = False
         # Bytes of frames sent since the last flush.
         self._buffered = 0
         # Timers: the close handshake's deadline, the next ping, the pong's deadline.
@@ -162,9 +170,12 @@ class Wire(asyncio.Protocol):
         ws = self.ws
         ws.receive_data(data)
         events = ws.events_received()
-        if ws.writes and self._flushing is None:
+        writes = ws.data_to_send()
+        if writes:
             # Pongs, the echo of a close frame: they leave with this iteration's answers.
-            self._flushing = self._loop.call_soon(self._flush)
+            self._out += writes
+            if self._flushing is None:
+                self._flushing = self._loop.call_soon(self._flush)
         for event in events:
             if type(event) is Frame:
                 opcode = event.opcode
@@ -210,6 +221,7 @@ class Wire(asyncio.Protocol):
         ws = self.ws
         ws.receive_eof()  # idempotent; the protocol is CLOSED from here on
         ws.data_to_send()
+        self._out.clear()
         for timer in (self._flushing, self._close_timer, self._ping_timer, self._pong_timer):
             if timer is not None:
                 timer.cancel()
@@ -356,23 +368,32 @@ class Wire(asyncio.Protocol):
     # ------------------------------------------------------------------ writing
 
     def _schedule_flush(self) -> None:
+        """Take what the protocol produced; write it at the end of this loop iteration."""
+        writes = self.ws.data_to_send()
+        if writes:
+            self._out += writes
         if self._flushing is None:
             self._flushing = self._loop.call_soon(self._flush)
 
     def _flush(self) -> None:
-        """Write everything the protocol has buffered in one system call, in order."""
+        """Write everything buffered in one system call, in order."""
         if self._flushing is not None:
             self._flushing.cancel()
             self._flushing = None
         self._buffered = 0
         ws = self.ws
+        out = self._out
         writes = ws.data_to_send()
+        if writes:
+            out += writes
         transport = self._transport
         if transport is None or self._eof_written or transport.is_closing():
+            out.clear()
             return
-        if writes:
+        if out:
+            self._out = []
             # SEND_EOF (b"") adds nothing to the join; eof_sent says whether it came.
-            transport.write(writes[0] if len(writes) == 1 else b"".join(writes))
+            transport.write(b"".join(out))
         if ws.eof_sent:
             self._eof_written = True
             if transport.can_write_eof():
@@ -393,7 +414,21 @@ class Wire(asyncio.Protocol):
         if ws.state is not _OPEN:
             raise TransportClosed(f"the connection is {ws.state.name.lower()}")
         data = text.encode()
-        ws.send_text(data)
+        if self._plain:
+            # RFC 6455 §5.2: FIN, opcode 1 (text), no mask (a server's frame), the
+            # length; what ws.send_text() writes, without a Frame object per frame.
+            size = len(data)
+            out = self._out
+            if size < 126:
+                out.append(_SHORT_HEADERS[size])
+            elif size < 65536:
+                out.append(b"\x81\x7e" + size.to_bytes(2, "big"))
+            else:
+                out.append(b"\x81\x7f" + size.to_bytes(8, "big"))
+            out.append(data)
+        else:
+            ws.send_text(data)
+            self._out += ws.data_to_send()
         if self._writing_paused:
             self._schedule_flush()
             return self._wait_writable()
@@ -420,8 +455,13 @@ class Wire(asyncio.Protocol):
 
     # ------------------------------------------------------------------ keepalive
 
-    def _start_keepalive(self) -> None:
-        """Start the pings (RFC 6455 §5.5.2), once the connection is open."""
+    def _opened(self) -> None:
+        """The opening handshake succeeded: choose how to write frames, start the pings."""
+        ws = self.ws
+        # A server's frames without an extension are written here; a client's are
+        # masked, and an extension (permessage-deflate) transforms them: websockets'.
+        self._plain = ws.side is Side.SERVER and not ws.extensions
+        # RFC 6455 §5.5.2: pings keep the connection alive and find a dead peer.
         interval = self.ping_interval
         if interval is not None:
             self._ping_timer = self._loop.call_later(interval, self._ping)

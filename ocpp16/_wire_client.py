@@ -83,7 +83,7 @@ class ClientWire(Wire):
             raise ws.handshake_exc
         if ws.state is not State.OPEN:  # pragma: no cover - lost without a parse error
             raise ConnectionError("the connection closed during the opening handshake")
-        self._start_keepalive()
+        self._opened()
 
 
 async def open_wire(

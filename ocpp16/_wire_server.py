@@ -181,7 +181,7 @@ class ServerWire(Wire):
             self._closing()
             return
         self._handshake = handshake
-        self._start_keepalive()
+        self._opened()
         try:
             await owner._serve_wire(self, handshake)
         except Exception:

@@ -553,3 +553,21 @@ async def test_per_message_deflate_is_negotiated_and_bounds_the_inflated_size() 
         await wait(client.close())
     finally:
         await server.close()
+
+
+@pytest.mark.parametrize("size", [10, 125, 126, 65_535, 65_536, 200_000])
+async def test_a_server_writes_frames_of_every_length_class(size: int) -> None:
+    """RFC 6455 §5.2: the 7-bit, 16-bit and 64-bit lengths of the frames a server writes."""
+    server = await listening(ping_interval=None)
+    try:
+        connected = asyncio.ensure_future(first_connection(server))
+        async with raw_client(server) as (reader, _):
+            peer = await wait(connected)
+            call = peer.call_request("DataTransfer", {"vendorId": "v", "data": "x" * size})
+            (frame,) = await wait(read_frames(reader, 1))
+            assert frame.opcode is Opcode.TEXT
+            message = json.loads(frame.data)
+            assert message[2] == "DataTransfer" and message[3]["data"] == "x" * size
+            call.cancel()
+    finally:
+        await server.close()
