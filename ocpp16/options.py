@@ -65,7 +65,8 @@ class Options:
         max_message_size: Largest incoming frame in bytes; larger closes with 1009 (1 MiB).
         bad_message_budget: Refused frames a connection may send per minute; one
             more closes it with 1002. ``None`` (the default) never closes for that.
-        handshake_timeout: Seconds the opening handshake may take (10).
+        handshake_timeout: Seconds the opening handshake may take, the TLS
+            handshake included (10).
         close_timeout: Seconds the closing handshake waits for the peer (10); a
             peer that stopped answering pings is dropped, and its pending calls
             fail, ``ping_timeout`` + ``close_timeout`` after its last pong.
