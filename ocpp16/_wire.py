@@ -4,11 +4,13 @@
 ``websockets.protocol.Protocol`` (a ``ServerProtocol`` or a ``ClientProtocol``):
 bytes come in through ``data_received``, are parsed into frames at once, and
 each frame is handed to the connection there and then (``Transport.start_reading``:
-no task reads); frames to send are serialized into the protocol's buffer, and everything
-buffered in one loop iteration (the answers to every frame of one read, CALLs,
-pongs, the close frame) leaves in one ``transport.write``, in order. Keepalive,
-the close handshake's timeout and flow control are timers and callbacks: no
-task of its own.
+no task reads). Frames to send go into one buffer, in order: everything the
+frames of one read produce (their answers, pongs, the echo of a close frame)
+leaves in one ``transport.write`` at the end of ``data_received``; what is sent
+outside a read (CALLs, a coroutine handler's answer, a ping) leaves with
+everything else sent in the same loop iteration, in one write scheduled with
+``call_soon``. Keepalive, the close handshake's timeout and flow control are
+timers and callbacks: no task of its own.
 
 Flow control, both ways (README "Limits"):
 
@@ -102,6 +104,7 @@ class Wire(asyncio.Protocol):
         "_plain",
         "_pong_timer",
         "_reading_paused",
+        "_receiving",
         "_transport",
         "_writable",
         "_writing_paused",
@@ -143,6 +146,8 @@ class Wire(asyncio.Protocol):
         self._writing_paused = False
         self._writable: asyncio.Future[None] | None = None
         self._eof_written = False
+        # True while data_received runs: what it produces is written at its end.
+        self._receiving = False
         # Bytes to write at the end of this loop iteration, in order; whether
         # text frames are serialized here (see _opened).
         self._out: list[bytes] = []
@@ -166,16 +171,25 @@ class Wire(asyncio.Protocol):
         transport.set_write_buffer_limits(WRITE_HIGH)
 
     def data_received(self, data: bytes) -> None:
-        """Parse ``data`` into frames; queue text and binary frames for the read loop."""
+        """Parse ``data`` into frames and hand each over; write what they produced, at once."""
+        self._receiving = True
+        try:
+            self._read(data)
+        finally:
+            self._receiving = False
+            # Everything the frames of this read produced (answers, pongs), and what was
+            # queued before in this iteration, leaves in one write.
+            if self._out or self._flushing is not None:
+                self._flush()
+
+    def _read(self, data: bytes) -> None:
         ws = self.ws
         ws.receive_data(data)
         events = ws.events_received()
         writes = ws.data_to_send()
         if writes:
-            # Pongs, the echo of a close frame: they leave with this iteration's answers.
+            # Pongs, the echo of a close frame: they leave with this read's answers.
             self._out += writes
-            if self._flushing is None:
-                self._flushing = self._loop.call_soon(self._flush)
         for event in events:
             if type(event) is Frame:
                 opcode = event.opcode
@@ -368,11 +382,11 @@ class Wire(asyncio.Protocol):
     # ------------------------------------------------------------------ writing
 
     def _schedule_flush(self) -> None:
-        """Take what the protocol produced; write it at the end of this loop iteration."""
+        """Take what the protocol produced; write it at the end of this read or iteration."""
         writes = self.ws.data_to_send()
         if writes:
             self._out += writes
-        if self._flushing is None:
+        if self._flushing is None and not self._receiving:
             self._flushing = self._loop.call_soon(self._flush)
 
     def _flush(self) -> None:
@@ -439,7 +453,8 @@ class Wire(asyncio.Protocol):
             self._flush()
             if self._writing_paused:
                 return self._wait_writable()
-        elif self._flushing is None:
+        elif self._flushing is None and not self._receiving:
+            # Sent outside a read: with whatever else this loop iteration sends.
             self._flushing = self._loop.call_soon(self._flush)
         return None
 
