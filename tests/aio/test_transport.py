@@ -206,3 +206,28 @@ async def test_wire_send_on_a_closed_connection_raises_transport_closed(
         await wait(transport.closed)
         with pytest.raises(TransportClosed):
             transport.send('[2,"2","Heartbeat",{}]')
+
+
+async def test_a_pulled_transport_holds_reading_at_max_incoming_calls() -> None:
+    """Over the in-memory transport, max_incoming_calls=1 reads no second CALL until the first is answered."""
+    charge_point = ClientBase("CP1", role=Role.CHARGE_POINT, options=Options(call_concurrency=2))
+    central = ClientBase("CP1", role=Role.CENTRAL_SYSTEM, options=Options(max_incoming_calls=1))
+    cp_side, cs_side = memory_pair()
+    charge_point._attach(cp_side)
+    central._attach(cs_side)
+    readers = [asyncio.ensure_future(end._run()) for end in (charge_point, central)]
+    try:
+        replies: list[Any] = []
+        central.on("Heartbeat", lambda request, cb: replies.append(cb))
+        first = charge_point.call_request("Heartbeat")
+        second = charge_point.call_request("Heartbeat")
+        await until(lambda: len(replies) == 1)
+        assert cs_side._go is not None and not cs_side._go.is_set()  # held
+        replies[0]({"currentTime": "2024-05-01T12:00:00Z"})
+        await until(lambda: len(replies) == 2)
+        replies[1]({"currentTime": "2024-05-01T12:00:01Z"})
+        assert (await wait(first))["currentTime"].endswith("00Z")
+        assert (await wait(second))["currentTime"].endswith("01Z")
+    finally:
+        await charge_point.close()
+        await wait(asyncio.gather(*readers))

@@ -289,6 +289,12 @@ class _Recorder(asyncio.Transport):
     def get_extra_info(self, name: str, default: Any = None) -> Any:
         return default
 
+    def can_write_eof(self) -> bool:
+        return True
+
+    def write_eof(self) -> None:
+        self.writes.append(b"<EOF>")
+
 
 async def test_data_received_byte_by_byte_hands_the_frame_over_once() -> None:
     """Fed one byte per data_received, the wire hands over nothing until the last byte, then the text."""
@@ -571,3 +577,281 @@ async def test_a_server_writes_frames_of_every_length_class(size: int) -> None:
             call.cancel()
     finally:
         await server.close()
+
+
+# ----------------------------------------------------------------------------- the handshake's edges
+
+
+async def raw_answer(port: int, request: bytes) -> bytes:
+    """Send ``request`` on a fresh TCP connection; return everything the server answers."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(request)
+        return bytes(await wait(reader.read()))
+    finally:
+        writer.close()
+
+
+class _Answering(Server):
+    """A server whose plain-HTTP seam answers /ping (and nothing else)."""
+
+    def _answer_http(self, method: str, path: str) -> Any:
+        from ocpp16._http import HttpAnswer
+
+        return HttpAnswer(200, "text/plain", b"pong\n") if path == "/ping" else None
+
+
+async def test_a_plain_http_request_gets_the_servers_own_answer() -> None:
+    """A request that is no upgrade goes to _answer_http: its status, Content-Type and body."""
+    server = _Answering()
+    await server.listen(0, host="127.0.0.1")
+    try:
+        answer = await raw_answer(server.port or 0, b"GET /ping HTTP/1.1\r\nHost: x\r\n\r\n")
+        head, _, body = answer.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200 OK\r\n")
+        assert b"\r\nContent-Type: text/plain\r\n" in head + b"\r\n"
+        assert b"\r\nContent-Length: 5" in head and body == b"pong\n"
+        # Another path goes on as a handshake, and is refused as one.
+        answer = await raw_answer(server.port or 0, b"GET /other HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert answer.startswith(b"HTTP/1.1 400 ")
+    finally:
+        await server.close()
+
+
+class _Broken(Server):
+    """A server whose handshake decision fails (a bug of ours)."""
+
+    async def _decide(self, *args: Any) -> Any:
+        raise RuntimeError("a bug in the handshake")
+
+
+async def test_a_failing_handshake_decision_answers_500_and_spares_the_server(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """An exception while deciding a handshake: HTTP 500, logged; the server still serves."""
+    server = _Broken()
+    await server.listen(0, host="127.0.0.1")
+    try:
+        key = base64.b64encode(os.urandom(16)).decode()
+        request = (
+            "GET /ocpp/CP1 HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+            "Sec-WebSocket-Protocol: ocpp1.6\r\n\r\n"
+        ).encode()
+        answer = await raw_answer(server.port or 0, request)
+        assert answer.startswith(b"HTTP/1.1 500 ")
+        assert any("the opening handshake failed" in r.message for r in caplog.records)
+        assert server.sockets
+    finally:
+        await server.close()
+
+
+async def test_a_handshake_still_deciding_at_handshake_timeout_is_dropped() -> None:
+    """An authorization listener that never decides: after handshake_timeout the TCP connection goes."""
+    server = Server(handshake_timeout=0.2)
+    undecided = asyncio.Event()
+
+    async def never(cp_id: str, handshake: Any) -> None:
+        undecided.set()
+        await asyncio.Event().wait()
+
+    server.on("authorization", never)
+    await server.listen(0, host="127.0.0.1")
+    try:
+        key = base64.b64encode(os.urandom(16)).decode()
+        request = (
+            "GET /ocpp/CP1 HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+            "Sec-WebSocket-Protocol: ocpp1.6\r\n\r\n"
+        ).encode()
+        assert await raw_answer(server.port or 0, request) == b""
+        assert undecided.is_set()
+    finally:
+        await server.close()
+
+
+async def test_a_connection_factory_that_fails_closes_the_connection_with_1011(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A failure while serving an accepted connection is logged, and the connection closes (1011)."""
+
+    def factory(cp_id: str, **_: Any) -> ClientBase:
+        raise RuntimeError("no connection object today")
+
+    server = Server(connection_factory=factory)
+    await server.listen(0, host="127.0.0.1")
+    try:
+        async with raw_client(server) as (reader, _):
+            (frame,) = await wait(read_frames(reader, 1))
+            assert frame.opcode is Opcode.CLOSE and frame.data[:2] == (1011).to_bytes(2, "big")
+        await until(lambda: any("serving 'CP1' failed" in r.message for r in caplog.records))
+    finally:
+        await server.close()
+
+
+# ----------------------------------------------------------------------------- the wire alone
+
+
+def open_wire_alone() -> tuple[Wire, _Recorder]:
+    """A server-side wire, open, over a transport that records what it writes."""
+    from websockets.protocol import State
+    from websockets.server import ServerProtocol
+
+    wire = Wire(
+        ServerProtocol(state=State.OPEN), ping_interval=None, ping_timeout=None, close_timeout=None
+    )
+    recorder = _Recorder()
+    wire.connection_made(recorder)
+    return wire, recorder
+
+
+async def test_a_send_while_writing_is_paused_waits_and_fails_if_the_connection_goes() -> None:
+    """Paused writing: send returns an awaitable; the connection lost, it raises TransportClosed."""
+    from ocpp16._transport import TransportClosed
+
+    wire, _ = open_wire_alone()
+    assert wire.close_code is None and wire.close_reason == ""
+    wire.pause_writing()
+    waiting = wire.send('[2,"1","Heartbeat",{}]')
+    assert waiting is not None
+    task = asyncio.ensure_future(waiting)
+    await asyncio.sleep(0)
+    assert not task.done()
+    wire.connection_lost(None)
+    with pytest.raises(TransportClosed):
+        await wait(task)
+    assert wire.close_code == 1006 and wire.close_reason == ""
+
+
+async def test_a_send_while_writing_is_paused_goes_on_when_it_resumes() -> None:
+    """Paused writing: the awaitable finishes once the transport resumes writing."""
+    wire, recorder = open_wire_alone()
+    wire.pause_writing()
+    waiting = wire.send('[2,"1","Heartbeat",{}]')
+    assert waiting is not None
+    task = asyncio.ensure_future(waiting)
+    await asyncio.sleep(0)
+    wire.resume_writing()
+    await wait(task)
+    assert b"Heartbeat" in b"".join(recorder.writes)
+
+
+async def test_fragmented_binary_and_invalid_fragmented_text() -> None:
+    """A fragmented binary message is handed over whole; fragmented invalid UTF-8 fails with 1007."""
+    wire, recorder = open_wire_alone()
+    received: list[str | bytes] = []
+    wire.start_reading(received.append, lambda: None)
+    parts = [Frame(Opcode.BINARY, b"\x00\x01", fin=False), Frame(Opcode.CONT, b"\x02", fin=True)]
+    wire.data_received(b"".join(p.serialize(mask=True, extensions=[]) for p in parts))
+    assert received == [b"\x00\x01\x02"]
+    parts = [Frame(Opcode.TEXT, b"\xe2\x82", fin=False), Frame(Opcode.CONT, b"\x28", fin=True)]
+    wire.data_received(b"".join(p.serialize(mask=True, extensions=[]) for p in parts))
+    assert received == [b"\x00\x01\x02"]
+    assert b"\x03\xef" in b"".join(recorder.writes)  # a close frame with 1007
+
+
+async def test_frames_before_reading_starts_are_kept_and_bounded() -> None:
+    """Frames that arrive before start_reading wait (pausing the socket at READ_HIGH), then go in order."""
+    wire, _ = open_wire_alone()
+    paused: list[bool] = []
+    transport = wire._transport
+    assert transport is not None
+    transport.pause_reading = lambda: paused.append(True)  # type: ignore[method-assign]
+    transport.resume_reading = lambda: paused.append(False)  # type: ignore[method-assign]
+    wire.data_received(b"".join(masked(HEARTBEAT.format(i)) for i in range(READ_HIGH)))
+    assert paused == [True]
+    received: list[str | bytes] = []
+    wire.start_reading(received.append, lambda: None)
+    assert received == [HEARTBEAT.format(i) for i in range(READ_HIGH)]
+    assert paused == [True, False]
+
+
+async def test_reading_started_on_a_wire_already_gone_ends_at_once() -> None:
+    """start_reading after the connection is gone: the frames received, then on_gone."""
+    wire, _ = open_wire_alone()
+    wire.data_received(masked(HEARTBEAT.format(1)))
+    wire.connection_lost(None)
+    seen: list[Any] = []
+    wire.start_reading(seen.append, lambda: seen.append("gone"))
+    assert seen == [HEARTBEAT.format(1), "gone"]
+
+
+async def test_closing_a_wire_still_in_its_handshake_drops_it() -> None:
+    """close() during the opening handshake drops the TCP connection; pings and pong deadlines do nothing then."""
+    from websockets.server import ServerProtocol
+
+    wire = Wire(ServerProtocol(), ping_interval=None, ping_timeout=None, close_timeout=None)
+    aborted: list[bool] = []
+    recorder = _Recorder()
+    recorder.abort = lambda: aborted.append(True)  # type: ignore[method-assign]
+    wire.connection_made(recorder)
+    wire._ping()
+    wire._pong_missing()
+    assert recorder.writes == []
+    task = asyncio.ensure_future(wire.close())
+    await asyncio.sleep(0)
+    assert aborted == [True]
+    wire.connection_lost(None)
+    await wait(task)
+
+
+async def test_keepalive_settings_of_an_open_connection_reach_its_wire() -> None:
+    """ping_interval and ping_timeout set on an open connection are its wire's from then on."""
+    server = await listening(ping_interval=30, ping_timeout=20)
+    try:
+        connected = asyncio.ensure_future(first_connection(server))
+        async with raw_client(server):
+            peer = await wait(connected)
+            peer.ping_interval, peer.ping_timeout = 5, None
+            wire = wire_of(peer)
+            assert (wire.ping_interval, wire.ping_timeout) == (5, None)
+            assert (peer.ping_interval, peer.ping_timeout) == (5, None)
+    finally:
+        await server.close()
+
+
+async def test_a_failure_of_ours_while_handing_a_frame_over_spares_the_connection() -> None:
+    """An unexpected error while a frame is handed over is reported; the next frame is served."""
+    server = await listening(ping_interval=None)
+    server.on("connection", lambda client: client.on("Heartbeat", lambda request: NOW))
+    try:
+        connected = asyncio.ensure_future(first_connection(server))
+        async with raw_client(server) as (reader, writer):
+            peer = await wait(connected)
+            errors, on_error = future_and_setter()
+            peer.on("error", on_error)
+
+            def broken(*args: Any) -> None:
+                del peer._bad_message  # type: ignore[attr-defined]
+                raise RuntimeError("a bug of ours")
+
+            peer._bad_message = broken  # type: ignore[method-assign]
+            writer.write(Frame(Opcode.BINARY, b"\x00").serialize(mask=True, extensions=[]))
+            assert isinstance(await wait(errors), RuntimeError)
+            writer.write(masked(HEARTBEAT.format("next")))
+            (answer,) = await wait(read_frames(reader, 1))
+            assert json.loads(answer.data)[:2] == [3, "next"]
+    finally:
+        await server.close()
+
+
+async def test_a_registry_that_fails_to_release_is_reported_and_the_server_closes() -> None:
+    """A registry whose release raises: the failure goes to "error"; close() still completes."""
+    from ocpp16.registry import LocalRegistry
+
+    class Failing(LocalRegistry):
+        async def release(self, connection: ClientBase) -> None:
+            await super().release(connection)
+            raise RuntimeError("the registry is down")
+
+    server = Server(registry=Failing(), ping_interval=None)
+    errors, on_error = future_and_setter()
+    server.on("error", on_error)
+    await server.listen(0, host="127.0.0.1")
+    try:
+        connected = asyncio.ensure_future(first_connection(server))
+        async with raw_client(server):
+            await wait(connected)
+        assert isinstance(await wait(errors), RuntimeError)
+    finally:
+        await wait(server.close())
