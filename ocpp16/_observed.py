@@ -37,7 +37,7 @@ _NONE = Step.NONE
 
 
 class Observed:
-    """The observer side of ``ClientBase``'s read loop and write queue (a mixin)."""
+    """The observer side of ``ClientBase``'s reading and write queue (a mixin)."""
 
     _out: deque[str]
     _observers: tuple[Hooks, ...]
@@ -56,7 +56,7 @@ class Observed:
         raise NotImplementedError
 
     def _receive_observed(self, protocol: Protocol, text: str) -> None:
-        """The read loop's work for one text frame while observers watch."""
+        """The work for one incoming text frame while observers watch."""
         out = self._out
         if protocol.has_data_to_send:
             out.extend(protocol.data_to_send())

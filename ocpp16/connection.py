@@ -409,8 +409,8 @@ class ClientBase(CheckedEmitter, Observed, TypedCalls):
     def _gone(self) -> None:
         """The transport is closed: fail what is pending, in a task made now."""
         task = asyncio.ensure_future(self._end())
-        # Kept by the dispatcher's set of tasks until done (a task nobody holds may go).
         task.add_done_callback(self._ended_with)
+        # Held until done: the loop keeps only a weak reference to a task.
         self._ending = task
 
     def _ended_with(self, task: asyncio.Future[None]) -> None:

@@ -507,7 +507,7 @@ class Server(SafeEmitter, TypedServerCalls):
         self._connections.add(client)
         if self._closing:
             # close() began while the registry claimed it: it gets close()'s 1001 too,
-            # straight from its transport (its read loop, which ends at once, has not
+            # straight from its transport (its reading, which ends at once, has not
             # started, and close() did not see it).
             await transport.close(1001)
         if previous is not None:
