@@ -22,6 +22,8 @@ import enum
 import functools
 import inspect
 import logging
+import types
+import weakref
 from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -67,8 +69,28 @@ def _takes_cb(handler: Callable[..., Any], arguments: int = 2) -> bool:
     return bool(_mode(handler, arguments) & _CB)
 
 
+# What each plain function takes, read once per process rather than once per
+# connection: a central system registers the same handlers on every connection,
+# and reading a signature costs more than the rest of a handshake's Python work.
+_FUNCTION_MODES: weakref.WeakKeyDictionary[Callable[..., Any], dict[int, int]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
 def _mode(handler: Callable[..., Any], arguments: int) -> int:
     """What ``handler`` takes besides its leading arguments: ``_CB`` and ``_CALL`` flags."""
+    if type(handler) is not types.FunctionType:
+        return _read_mode(handler, arguments)
+    modes = _FUNCTION_MODES.get(handler)
+    if modes is None:
+        modes = _FUNCTION_MODES[handler] = {}
+    mode = modes.get(arguments)
+    if mode is None:
+        mode = modes[arguments] = _read_mode(handler, arguments)
+    return mode
+
+
+def _read_mode(handler: Callable[..., Any], arguments: int) -> int:
     try:
         params = inspect.signature(handler).parameters.values()
     except (TypeError, ValueError):  # builtins without a signature

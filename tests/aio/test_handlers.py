@@ -375,3 +375,30 @@ class TestCatchAll:
         await until(lambda: not peer.listeners("*"))
         with pytest.raises(OcppError, match="NotSupported"):
             await wait(client.call_request("Heartbeat"))
+
+
+def test_a_functions_signature_is_read_once_per_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same plain function on many connections: its signature is read once, its cb found each time."""
+    import inspect as inspect_module
+
+    from ocpp16 import _dispatch
+
+    reads: list[object] = []
+    real = inspect_module.signature
+
+    def counting(obj: Any, *args: Any, **kwargs: Any) -> Any:
+        reads.append(obj)
+        return real(obj, *args, **kwargs)
+
+    monkeypatch.setattr(_dispatch.inspect, "signature", counting)
+
+    def on_boot(request: Any, cb: Any) -> None:
+        """Takes cb."""
+
+    assert all(_dispatch._takes_cb(on_boot) for _ in range(3))
+    assert not _dispatch._takes_cb(on_boot, 3)
+    assert reads == [on_boot, on_boot]  # once per (function, argument count)
+    method_reads = len(reads)
+    bound = Exception("x").with_traceback
+    assert not _dispatch._takes_cb(bound) and not _dispatch._takes_cb(bound)
+    assert len(reads) > method_reads  # other callables are read each time
