@@ -51,10 +51,9 @@ async def main() -> None:
         await charge_point.call_request("Heartbeat", {})
         print(await asyncio.to_thread(get, port, "/health"))
         metrics = await asyncio.to_thread(get, port, "/metrics")
-        # The ocpp16_ series, without the histograms' buckets and the *_created
-        # timestamps prometheus_client adds, for a short printout.
+        # The ocpp16_ series, without the histograms' buckets, for a short printout.
         for line in metrics.splitlines():
-            if line.startswith("ocpp16_") and "_bucket" not in line and "_created" not in line:
+            if line.startswith("ocpp16_") and "_bucket" not in line:
                 print(line)
     finally:
         await charge_point.close()

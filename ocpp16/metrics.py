@@ -13,11 +13,13 @@ counted as ``"unknown"``), error codes, outcomes and refusal reasons. Never a
 charge point id: one series per charger would grow without bound.
 
 This module does not import ``prometheus_client``; a :class:`Metrics` made
-does, through ``ocpp16._prometheus``.
+does, through ``ocpp16._prometheus``, whose collector reads the counts when the
+registry is scraped.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final
 
@@ -28,7 +30,6 @@ from ocpp16.schemas import ALL
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
 
-    from ocpp16._prometheus import Collectors
     from ocpp16.connection import ClientBase
     from ocpp16.errors import OcppError
 
@@ -125,11 +126,20 @@ def _code(code: str) -> str:
     return code if code in ERROR_CODES else _UNKNOWN
 
 
-class Metrics(Observer):
-    """An observer that counts what it sees into Prometheus collectors.
+#: What a histogram's series holds: a count per bucket of :data:`BUCKETS`, one for
+#: ``+Inf``, then the sum of the observations.
+Buckets = list[float]
 
-    Several ``Metrics`` on one registry (two servers, many clients) share its
-    collectors: the counts are the process's.
+
+class Metrics(Observer):
+    """An observer that counts what it sees, for Prometheus to scrape.
+
+    The counting is plain dictionary arithmetic on the event loop;
+    ``prometheus_client`` reads the counts only when the registry is
+    collected (a custom collector, registered once per registry). Several
+    ``Metrics`` on one registry (two servers, many clients) share its counts:
+    they are the process's. Count from one thread per registry (the event
+    loop's): give servers on other threads a registry of their own.
 
     Args:
         registry: A ``prometheus_client.CollectorRegistry``; ``None`` is
@@ -153,7 +163,23 @@ class Metrics(Observer):
         self.registry: CollectorRegistry = (
             registry if registry is not None else _prometheus.default_registry()
         )
-        self._c: Collectors = _prometheus.collectors(self.registry, METRICS, BUCKETS)
+        # Each metric's series by label values, shared with the registry's collector.
+        counts = _prometheus.counts(self.registry, METRICS, BUCKETS)
+        self._gauges: dict[tuple[str, ...], int] = counts["ocpp16_charge_points_connected"]
+        self._queue: dict[tuple[str, ...], int] = counts["ocpp16_queue_depth"]
+        self._received: dict[tuple[str, ...], int] = counts["ocpp16_calls_received_total"]
+        self._sent: dict[tuple[str, ...], int] = counts["ocpp16_calls_sent_total"]
+        self._received_seconds: dict[tuple[str, ...], Buckets] = counts[
+            "ocpp16_call_received_duration_seconds"
+        ]
+        self._sent_seconds: dict[tuple[str, ...], Buckets] = counts[
+            "ocpp16_call_sent_duration_seconds"
+        ]
+        self._bad: dict[tuple[str, ...], int] = counts["ocpp16_bad_messages_total"]
+        self._ignored: dict[tuple[str, ...], int] = counts["ocpp16_messages_ignored_total"]
+        self._refused: dict[tuple[str, ...], int] = counts["ocpp16_handshakes_refused_total"]
+        self._retries: dict[tuple[str, ...], int] = counts["ocpp16_queue_retries_total"]
+        self._dropped: dict[tuple[str, ...], int] = counts["ocpp16_queue_dropped_total"]
         # By connection: the CALLs received and not yet answered (message id -> action),
         # and the depth of its offline queue as last counted.
         self._unanswered: dict[ClientBase, dict[str, str]] = {}
@@ -174,16 +200,16 @@ class Metrics(Observer):
     def connect(self, connection: ClientBase) -> None:
         """Count the connection open."""
         self._unanswered[connection] = {}
-        self._c.connected.inc()
+        self._gauges[()] += 1
 
     def close(self, connection: ClientBase, code: int, reason: str) -> None:
         """Count it closed, and the CALLs it received that got no answer as ``"closed"``."""
         unanswered = self._unanswered.pop(connection, None)
         if unanswered is None:
             return  # opened before this observer was attached
-        self._c.connected.dec()
+        self._gauges[()] -= 1
         for action in unanswered.values():
-            self._c.received.labels(_action(action), "closed").inc()
+            _add(self._received, (_action(action), "closed"))
 
     def call_received(
         self,
@@ -210,10 +236,10 @@ class Metrics(Observer):
     ) -> None:
         """Count the CALL received by its answer, and its latency when a handler answered."""
         label = _action(action)
-        self._c.received.labels(label, outcome if outcome == "result" else _code(outcome)).inc()
+        _add(self._received, (label, outcome if outcome == "result" else _code(outcome)))
         unanswered = self._unanswered.get(connection)
         if unanswered is not None and unanswered.pop(message_id, None) is not None:
-            self._c.received_seconds.labels(label).observe(seconds)
+            _observe(self._received_seconds, label, seconds)
 
     def answer_received(
         self,
@@ -227,41 +253,56 @@ class Metrics(Observer):
     ) -> None:
         """Count the CALL sent by how it ended, and its latency when it was answered."""
         label = _action(action)
-        self._c.sent.labels(label, outcome if outcome in _ENDED else _code(outcome)).inc()
+        _add(self._sent, (label, outcome if outcome in _ENDED else _code(outcome)))
         if frame is not None:
-            self._c.sent_seconds.labels(label).observe(seconds)
+            _observe(self._sent_seconds, label, seconds)
 
     def bad_message(self, connection: ClientBase, text: str | bytes, error: OcppError) -> None:
         """Count the refused frame by its error code."""
-        self._c.bad.labels(_code(error.code)).inc()
+        _add(self._bad, (_code(error.code),))
 
     def ignored(self, connection: ClientBase, text: str, reason: str) -> None:
         """Count the ignored frame."""
-        self._c.ignored.inc()
+        self._ignored[()] += 1
 
     def refused(self, cp_id: str | None, status: int, reason: str) -> None:
         """Count the refused handshake by its HTTP status."""
-        self._c.refused.labels(str(status)).inc()
+        _add(self._refused, (str(status),))
 
     def handshake_timeout(self, remote_address: Any) -> None:
         """Count the handshake that timed out, as reason ``"timeout"``."""
-        self._c.refused.labels("timeout").inc()
+        _add(self._refused, ("timeout",))
 
     def queue_changed(self, connection: ClientBase, depth: int) -> None:
         """Move the queue depth gauge by this client's change."""
         before = self._depth.get(connection, 0)
         self._depth[connection] = depth
-        self._c.queue_depth.inc(depth - before)
+        self._queue[()] += depth - before
 
     def call_retried(
         self, connection: ClientBase, action: str, attempts: int, error: BaseException
     ) -> None:
         """Count the retry."""
-        self._c.retries.labels(_action(action)).inc()
+        _add(self._retries, (_action(action),))
 
     def call_dropped(self, connection: ClientBase, action: str, error: BaseException) -> None:
         """Count the drop."""
-        self._c.dropped.labels(_action(action)).inc()
+        _add(self._dropped, (_action(action),))
+
+
+def _add(series: dict[tuple[str, ...], int], labels: tuple[str, ...]) -> None:
+    """Add one to a counter's series."""
+    series[labels] = series.get(labels, 0) + 1
+
+
+def _observe(series: dict[tuple[str, ...], Buckets], label: str, seconds: float) -> None:
+    """Put one observation in a histogram's series (its bucket, and the sum)."""
+    buckets = series.get((label,))
+    if buckets is None:
+        buckets = series[(label,)] = [0.0] * (len(BUCKETS) + 2)
+    # The first bucket whose bound is >= seconds (le: less than or equal); +Inf after them.
+    buckets[bisect_left(BUCKETS, seconds)] += 1
+    buckets[-1] += seconds
 
 
 def metrics_for(metrics: object) -> Metrics | None:

@@ -434,3 +434,33 @@ def test_metrics_off_imports_no_prometheus_client() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "clean"
+
+
+class TestCounting:
+    """The counts themselves, through the registry, without a network."""
+
+    def test_histogram_buckets_are_less_or_equal_and_inf(self) -> None:
+        """1 ms goes in the le="0.001" bucket, 31 s only in +Inf; the sum and count add up."""
+        registry = CollectorRegistry()
+        metrics = Metrics(registry)
+        connection: Any = object()
+        for seconds in (0.001, 0.0011, 31.0):
+            metrics.answer_received(connection, "m", "Heartbeat", "result", seconds, {}, "[3]")
+        get = registry.get_sample_value
+        name = "ocpp16_call_sent_duration_seconds"
+        bucket = {"action": "Heartbeat"}
+        assert get(f"{name}_bucket", {**bucket, "le": "0.001"}) == 1
+        assert get(f"{name}_bucket", {**bucket, "le": "0.0025"}) == 2
+        assert get(f"{name}_bucket", {**bucket, "le": "30.0"}) == 2
+        assert get(f"{name}_bucket", {**bucket, "le": "+Inf"}) == 3
+        assert get(f"{name}_count", bucket) == 3
+        assert get(f"{name}_sum", bucket) == pytest.approx(31.0021)
+
+    def test_a_registry_with_a_clashing_metric_is_refused(self) -> None:
+        """A registry that already holds an ocpp16_ name made elsewhere: prometheus's ValueError."""
+        from prometheus_client import Counter
+
+        registry = CollectorRegistry()
+        Counter("ocpp16_bad_messages", "not ours", registry=registry)
+        with pytest.raises(ValueError, match="ocpp16_bad_messages"):
+            Metrics(registry)
