@@ -587,8 +587,8 @@ def targets(summaries: list[dict[str, Any]], cfg: Config) -> list[dict[str, Any]
             add(f"{label}: ocpp16 / ocpp-ts (match or beat)", r, ">= 1", r >= 1, "{:.2f}")
         r = ratio(rate(scenario, "ocpp16-metrics"), rate(scenario, "ocpp16"))
         if r is not None:
-            # Counting costs some: reported, with the bound a deployment can live with.
-            add(f"{label}: ocpp16 with metrics / without", r, ">= 0.8", r >= 0.8, "{:.2f}")
+            # What counting costs, reported: the issue sets no bar for it.
+            add(f"{label}: ocpp16 with metrics / without", r, "reported", None, "{:.2f}")
     if "many" in cfg.scenarios and cfg.connections:
         n = max(cfg.connections)
         mine, floor = find(summaries, "many", "ocpp16", n), find(summaries, "many", "plain", n)
