@@ -464,3 +464,43 @@ class TestCounting:
         Counter("ocpp16_bad_messages", "not ours", registry=registry)
         with pytest.raises(ValueError, match="ocpp16_bad_messages"):
             Metrics(registry)
+
+
+class TestLateAndAttached:
+    """An observer attached late, and answers that come late."""
+
+    async def test_attached_to_an_open_connection(self, server: Server) -> None:
+        """Attached mid-connection: its CALLs count, the gauge is not taken below zero."""
+        registry = CollectorRegistry()
+
+        @server.on("connection")
+        def on_connection(connection: ClientBase) -> None:
+            connection.on("Heartbeat", lambda request: NOW)
+
+        client = Client("CP1")
+        client.on("Reset", lambda request: {"status": "Accepted"})
+        await client.connect(url(server))
+        client.add_observer(Metrics(registry))
+        peer = await _peer(server)
+        await wait(peer.call_request("Reset", {"type": "Soft"}))
+        await wait(client.call_request("Heartbeat", {}))
+        await client.close()
+        get = registry.get_sample_value
+        assert get("ocpp16_calls_received_total", {"action": "Reset", "outcome": "result"}) == 1
+        assert get("ocpp16_calls_sent_total", {"action": "Heartbeat", "outcome": "result"}) == 1
+        assert get("ocpp16_charge_points_connected") == 0
+
+    async def test_a_late_answer_counts_as_ignored(self, server: Server) -> None:
+        """An answer after its CALL timed out is counted as an ignored frame (OCPP-J 1.6 §4.1.3)."""
+        registry = CollectorRegistry()
+        held: list[Callable[..., None]] = []
+        server.on("connection", lambda c: c.on("Heartbeat", lambda request, cb: held.append(cb)))
+        client = Client("CP1", metrics=registry, call_timeout=0.2)
+        await client.connect(url(server))
+        try:
+            with pytest.raises(CallTimeout):
+                await wait(client.call_request("Heartbeat", {}))
+            held[0](NOW)
+            await until(lambda: registry.get_sample_value("ocpp16_messages_ignored_total") == 1)
+        finally:
+            await client.close()
