@@ -353,10 +353,11 @@ class Server(SafeEmitter, TypedServerCalls):
         """Stop accepting, drain every connection, close each with 1001, and wait for them.
 
         The listening sockets close at once (a handshake still under way gets
-        HTTP 503). Each connection then closes as :meth:`ClientBase.close`
-        does: CALLs that arrive get no handler and no answer, the replies of
-        running handlers go out within ``handler_timeout``, then the close
-        frame (1001, going away). In-memory connections (``ocpp16.testing``)
+        HTTP 503, and so does a plain ``GET /health``: ``"status": "closing"``).
+        Each connection then closes as :meth:`ClientBase.close` does: CALLs
+        that arrive get no handler and no answer, the replies of running
+        handlers go out within ``handler_timeout``, then the close frame (1001,
+        going away). In-memory connections (``ocpp16.testing``)
         close alike; a server that never listened and holds none closes at once.
         Then it leaves its cluster.
         """
