@@ -374,6 +374,30 @@ class TestHealth:
         finally:
             await server.close()
 
+    def test_the_answer_is_transport_free(self) -> None:
+        """What every transport asks: GET of health or metrics is answered, anything else not."""
+        server = Server(metrics=CollectorRegistry())
+        health = server._answer_http("GET", "/ocpp/health?x=1")
+        assert health is not None and health.status == 200
+        assert health.content_type == "application/json"
+        metrics = server._answer_http("GET", "/metrics")
+        assert metrics is not None and metrics.content_type.startswith("text/plain")
+        assert b"ocpp16_charge_points_connected 0.0" in metrics.body
+        for method, path in (("POST", "/health"), ("HEAD", "/metrics"), ("GET", "/ocpp/CP1")):
+            assert server._answer_http(method, path) is None
+        assert Server()._answer_http("GET", "/metrics") is None
+
+    async def test_a_handshake_timeout_without_observers(self) -> None:
+        """Without metrics a handshake that times out is only dropped, as before."""
+        server = await listening(handshake_timeout=0.2)
+        try:
+            reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+            assert await wait(reader.read()) == b""
+            writer.close()
+            assert (await http_get(server.port, "/health"))[0] == 200
+        finally:
+            await server.close()
+
     async def test_an_upgrade_on_the_health_path_is_a_charge_point(self) -> None:
         """A WebSocket upgrade on /health or /metrics connects a charge point of that id, as before."""
         server = await listening(metrics=CollectorRegistry())
