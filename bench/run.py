@@ -8,6 +8,7 @@ after which it is killed: the harness never hangs. See BENCHMARKS.md for the met
 Scenarios:
   roundtrip    sequential BootNotification round trips, each implementation on both ends
   pipeline     pipelined CALLs from a raw client into each implementation's central system
+               (also ocpp16 with metrics on, "ocpp16-metrics": the cost of counting)
   many         N charge points connected at once: handshakes/s, time, RSS per connection
   concurrency  20 pipelined CALLs whose handlers sleep 50 ms: time until all replies
   queue        ocpp16 only: charging sessions with the offline queue (memory, SQLite) vs without
@@ -60,14 +61,15 @@ QUEUE_VARIANTS = {
     "sqlite": 'Client(store="q.sqlite3"): SQLite, synchronous=FULL (the default)',
     "sqlite_normal": 'Client(store=SQLiteStore("q.sqlite3", synchronous="NORMAL"))',
 }
-IMPLS = ("ocpp16", "mobilityhouse", "plain", "ocpp-ts")
+IMPLS = ("ocpp16", "ocpp16-metrics", "mobilityhouse", "plain", "ocpp-ts")
 IMPL_LABELS = {
     "ocpp16": "ocpp16",
+    "ocpp16-metrics": "ocpp16, Server(metrics=...)",
     "mobilityhouse": "mobilityhouse ocpp",
     "plain": "plain websockets (floor)",
     "ocpp-ts": "ocpp-ts (Node.js)",
 }
-QUICK_IMPLS = ("ocpp16", "plain", "mobilityhouse")
+QUICK_IMPLS = ("ocpp16", "ocpp16-metrics", "plain", "mobilityhouse")
 
 SERVER_START_TIMEOUT = 30.0  # seconds for a server to print its port
 DASH, MINUS = "\u2013", "\u2212"  # for the Markdown tables
@@ -225,6 +227,9 @@ def cpu_seconds(pid: int) -> float:
 def impl_cmd(impl: str, *args: str) -> list[str]:
     if impl == "ocpp-ts":
         return ["node", str(JS_DIR / "impl_ocppts.js"), *args]
+    if impl == "ocpp16-metrics":
+        # The same central system, counting into a Prometheus registry of its own.
+        return [sys.executable, str(BENCH / "impl_ocpp16.py"), *args, "--metrics"]
     return [sys.executable, str(BENCH / f"impl_{impl}.py"), *args]
 
 
@@ -425,6 +430,8 @@ def many_connections(cfg: Config, impl: str, n: int) -> dict[str, Any]:
 
 SUPPORTED: dict[str, set[str]] = {
     "ocpp16": set(SCENARIOS),
+    # The pipelined scenario again, with metrics on: their cost on the frame path.
+    "ocpp16-metrics": {"pipeline"},
     # Scenario 5 measures ocpp16's own queue against ocpp16 without it.
     "mobilityhouse": set(SCENARIOS) - {"queue"},
     "plain": set(SCENARIOS) - {"queue"},
@@ -578,6 +585,10 @@ def targets(summaries: list[dict[str, Any]], cfg: Config) -> list[dict[str, Any]
         r = ratio(rate(scenario, "ocpp16"), rate(scenario, "ocpp-ts"))
         if r is not None:
             add(f"{label}: ocpp16 / ocpp-ts (match or beat)", r, ">= 1", r >= 1, "{:.2f}")
+        r = ratio(rate(scenario, "ocpp16-metrics"), rate(scenario, "ocpp16"))
+        if r is not None:
+            # What counting costs, reported: the issue sets no bar for it.
+            add(f"{label}: ocpp16 with metrics / without", r, "reported", None, "{:.2f}")
     if "many" in cfg.scenarios and cfg.connections:
         n = max(cfg.connections)
         mine, floor = find(summaries, "many", "ocpp16", n), find(summaries, "many", "plain", n)
@@ -781,6 +792,7 @@ def write_chart(report: dict[str, Any], path: Path) -> str | None:
     impls = report["config"]["impls"]
     colors = {
         "ocpp16": "#1f77b4",
+        "ocpp16-metrics": "#9ecae1",
         "mobilityhouse": "#ff7f0e",
         "plain": "#7f7f7f",
         "ocpp-ts": "#2ca02c",

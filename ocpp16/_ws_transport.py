@@ -7,9 +7,11 @@ hand-stepped ``send()`` comes from :mod:`ocpp16._internals`.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 
+from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed, ConnectionClosedOK
 
 from ocpp16._internals import stepped_send
@@ -20,7 +22,7 @@ if TYPE_CHECKING:
 
     from ocpp16.handshake import Handshake
 
-__all__ = ["WebSocketTransport"]
+__all__ = ["WebSocketTransport", "timed_connection"]
 
 
 def _closed(exc: BaseException) -> TransportClosed:
@@ -122,3 +124,28 @@ class WebSocketTransport(Transport):
     @ping_timeout.setter
     def ping_timeout(self, seconds: float | None) -> None:
         self.connection.ping_timeout = seconds
+
+
+def timed_connection(on_timeout: Callable[[Any], None]) -> type[ServerConnection]:
+    """A ``ServerConnection`` class that tells ``on_timeout`` of handshakes that timed out.
+
+    websockets runs the opening handshake under ``open_timeout`` and, when it
+    expires, cancels it and drops the TCP connection without a word; the
+    cancellation of :meth:`ServerConnection.handshake` is the one sign of it.
+
+    Args:
+        on_timeout: Called with the peer's address.
+
+    Returns:
+        The class to pass as ``serve(create_connection=...)``.
+    """
+
+    class TimedServerConnection(ServerConnection):
+        async def handshake(self, *args: Any, **kwargs: Any) -> None:
+            try:
+                await super().handshake(*args, **kwargs)
+            except asyncio.CancelledError:
+                on_timeout(self.remote_address)
+                raise
+
+    return TimedServerConnection

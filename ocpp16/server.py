@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import logging
 import socket
 import ssl as _ssl
@@ -25,7 +26,7 @@ from ocpp16._internals import SafeEmitter
 from ocpp16._observing import Hooks, attached, detached, notify
 from ocpp16._transport import Transport
 from ocpp16._typed_calls import TypedServerCalls
-from ocpp16._ws_transport import WebSocketTransport
+from ocpp16._ws_transport import WebSocketTransport, timed_connection
 from ocpp16.connection import ClientBase, Options
 from ocpp16.handshake import (
     SUBPROTOCOL,
@@ -37,12 +38,14 @@ from ocpp16.handshake import (
     read_handshake,
     unauthorized,
 )
+from ocpp16.metrics import Metrics, metrics_for
 from ocpp16.options import OptionKeywords
 from ocpp16.protocol import Role
 from ocpp16.registry import DuplicatePolicy, Registry
 from ocpp16.security import SECURITY_PROFILES
 
 if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
     from websockets.asyncio.server import Server as WsServer
     from websockets.asyncio.server import ServerConnection
     from websockets.http11 import Request, Response
@@ -90,6 +93,11 @@ class Server(SafeEmitter, TypedServerCalls):
         connection_factory: Makes each accepted charge point's connection
             object: :class:`~ocpp16.connection.ClientBase` (the default) or a
             subclass of it.
+        metrics: Count into Prometheus collectors (the ``metrics`` extra):
+            ``True`` (``prometheus_client``'s default registry), a
+            ``CollectorRegistry``, or an :class:`~ocpp16.metrics.Metrics`;
+            the port then answers ``GET /metrics``. ``False`` (the default):
+            nothing is counted and ``prometheus_client`` is not imported.
         **options: The connection options of :class:`~ocpp16.connection.Options`
             (``call_timeout``, ``handler_timeout``, ``call_concurrency``,
             ``max_incoming_calls``, ``validation``, ``validation_overrides``,
@@ -99,6 +107,8 @@ class Server(SafeEmitter, TypedServerCalls):
 
     Attributes:
         clients: The connected charge points by id.
+        metrics: The :class:`~ocpp16.metrics.Metrics` observer of ``metrics``,
+            or ``None``.
     """
 
     def __init__(
@@ -110,6 +120,7 @@ class Server(SafeEmitter, TypedServerCalls):
         registry: Registry | None = None,
         cluster: Cluster | None = None,
         connection_factory: ConnectionFactory | None = None,
+        metrics: bool | CollectorRegistry | Metrics = False,
         **options: Unpack[OptionKeywords],
     ) -> None:
         super().__init__()
@@ -119,6 +130,8 @@ class Server(SafeEmitter, TypedServerCalls):
         # The cluster answers for charge points on other nodes; it makes the registry,
         # so that duplicate ids and presence are decided cluster-wide.
         self._cluster: Cluster = cluster if cluster is not None else LocalCluster()
+        # GET /health names the node of a cluster given, and no node otherwise.
+        self._node: str | None = None if cluster is None else getattr(cluster, "node_id", None)
         self._cluster.bind(self)
         self._registry: Registry = (
             registry
@@ -144,6 +157,9 @@ class Server(SafeEmitter, TypedServerCalls):
         self._connections: set[ClientBase] = set()
         # Connections served by _open (no outside server holds them), with their tasks.
         self._served: dict[ClientBase, asyncio.Task[None]] = {}
+        self.metrics: Metrics | None = metrics_for(metrics)
+        if self.metrics is not None:
+            self.add_observer(self.metrics)
 
     @property
     def registry(self) -> Registry:
@@ -307,6 +323,7 @@ class Server(SafeEmitter, TypedServerCalls):
             open_timeout=opts.handshake_timeout,
             close_timeout=opts.close_timeout,
             logger=self.logger.getChild("websockets"),
+            create_connection=timed_connection(self._handshake_timed_out),
         )
         bound: int = self._ws_server.sockets[0].getsockname()[1]
         self.logger.info("listening on port %d", bound)
@@ -336,10 +353,11 @@ class Server(SafeEmitter, TypedServerCalls):
         """Stop accepting, drain every connection, close each with 1001, and wait for them.
 
         The listening sockets close at once (a handshake still under way gets
-        HTTP 503). Each connection then closes as :meth:`ClientBase.close`
-        does: CALLs that arrive get no handler and no answer, the replies of
-        running handlers go out within ``handler_timeout``, then the close
-        frame (1001, going away). In-memory connections (``ocpp16.testing``)
+        HTTP 503, and so does a plain ``GET /health``: ``"status": "closing"``).
+        Each connection then closes as :meth:`ClientBase.close` does: CALLs
+        that arrive get no handler and no answer, the replies of running
+        handlers go out within ``handler_timeout``, then the close frame (1001,
+        going away). In-memory connections (``ocpp16.testing``)
         close alike; a server that never listened and holds none closes at once.
         Then it leaves its cluster.
         """
@@ -379,6 +397,9 @@ class Server(SafeEmitter, TypedServerCalls):
             answer = self._answer_http("GET", request.path)
             if answer is not None:
                 response = connection.respond(answer.status, "")
+                # websockets' Headers add a value on assignment: replace respond()'s own.
+                del response.headers["Content-Type"]
+                del response.headers["Content-Length"]
                 response.headers["Content-Type"] = answer.content_type
                 response.headers["Content-Length"] = str(len(answer.body))
                 response.body = answer.body
@@ -404,6 +425,10 @@ class Server(SafeEmitter, TypedServerCalls):
         ``None`` means the request goes on as a handshake and gets that answer
         (400 when it offers no subprotocol, as before).
 
+        ``GET`` of a path whose last segment is ``health`` (``/health``,
+        ``/ocpp/health``, a query string aside) gets the node's health; of
+        ``metrics``, with metrics on, the Prometheus text of their registry.
+
         Args:
             method: The request's method.
             path: The request's path, query included.
@@ -411,7 +436,37 @@ class Server(SafeEmitter, TypedServerCalls):
         Returns:
             The answer, or ``None``.
         """
+        if method != "GET":
+            return None
+        name = path.partition("?")[0].rstrip("/").rpartition("/")[2]
+        if name == "health":
+            return self._health()
+        if name == "metrics" and self.metrics is not None:
+            content_type, body = self.metrics.exposition()
+            return HttpAnswer(200, content_type, body)
         return None
+
+    def _health(self) -> HttpAnswer:
+        """``GET /health``: 200 while serving, 503 once ``close()`` began.
+
+        README "Metrics and health".
+        """
+        closing = self._closing
+        body = {
+            "status": "closing" if closing else "ok",
+            "node": self._node,
+            "charge_points": len(self._registry.connections),
+            "redis": self._cluster.available,
+        }
+        return HttpAnswer(
+            503 if closing else 200, "application/json", json.dumps(body).encode("utf-8")
+        )
+
+    def _handshake_timed_out(self, remote_address: Any) -> None:
+        """A transport's opening handshake did not complete within ``handshake_timeout``."""
+        self.logger.info("opening handshake from %s timed out", remote_address)
+        if self._observers:
+            notify(self._observers, self._report, "handshake_timeout", remote_address)
 
     async def _decide(
         self,

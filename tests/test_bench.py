@@ -56,10 +56,14 @@ def quick_report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 
 def test_quick_run_covers_every_scenario_and_implementation(quick_report: dict[str, Any]) -> None:
-    """A quick run measures the four scenarios of every implementation, and ocpp16's queue."""
+    """A quick run measures every scenario of every implementation, and ocpp16's extras.
+
+    Those are its queue (scenario 5) and the pipelined scenario with metrics on.
+    """
     seen = {(s["scenario"], s["impl"]) for s in quick_report["summaries"]}
     assert seen == {(scenario, impl) for scenario in SCENARIOS for impl in IMPLS} | {
-        ("queue", "ocpp16")
+        ("queue", "ocpp16"),
+        ("pipeline", "ocpp16-metrics"),
     }
 
 

@@ -55,6 +55,16 @@ def test_sans_io_exchange() -> None:
     assert "charge point got CALLERROR: ProtocolError: $.chargePointModel is required" in out
 
 
+def test_metrics_server() -> None:
+    """The metrics example prints /health, then /metrics with the boot and heartbeat counted."""
+    lines = run("metrics_server.py").splitlines()
+    assert lines[0] == '{"status": "ok", "node": null, "charge_points": 1, "redis": null}'
+    assert "ocpp16_charge_points_connected 1.0" in lines
+    for action in ("BootNotification", "Heartbeat"):
+        assert f'ocpp16_calls_received_total{{action="{action}",outcome="result"}} 1.0' in lines
+        assert f'ocpp16_call_received_duration_seconds_count{{action="{action}"}} 1.0' in lines
+
+
 def test_readme_central_system_and_charge_point() -> None:
     """The README's two examples talk to each other: boot accepted, then a clean close."""
     with central_system("central_system.py") as (server, port):

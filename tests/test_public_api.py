@@ -21,6 +21,7 @@ PUBLIC_MODULES = [
     "ocpp16.handshake",
     "ocpp16.registry",
     "ocpp16.cluster",
+    "ocpp16.metrics",
     "ocpp16.chargepoint",
     "ocpp16.store",
     "ocpp16.testing",
