@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
+import pytest
 from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.client import connect as ws_connect
 
@@ -20,16 +21,79 @@ NOW_ISO = "2024-05-01T12:00:00Z"
 NOW = {"currentTime": NOW_ISO}
 
 
+# How the tests that take the served_by fixture serve their Server: "listen" (its own
+# port) or "uvicorn" (server.asgi() as the application of a real uvicorn server). The
+# handshake tests run over both, so every rule is checked on both transports.
+SERVED_BY = ("listen", "uvicorn")
+served_by = "listen"
+# The mark of a test (or class) that runs over both.
+over_both = pytest.mark.parametrize("served_by", SERVED_BY, indirect=True)
+# The uvicorn servers started for this test, with their Server and port.
+_uvicorns: list[tuple[Server, int, Any, asyncio.Task[None]]] = []
+
+
+async def serve_test(server: Server) -> int:
+    """Serve ``server`` on 127.0.0.1, a free port, as ``served_by`` says; return the port."""
+    if served_by == "listen":
+        return await server.listen(0, host="127.0.0.1")
+    port, uvicorn_server, task = await start_uvicorn(server.asgi())
+    _uvicorns.append((server, port, uvicorn_server, task))
+    return port
+
+
+async def start_uvicorn(app: Any, **config: Any) -> tuple[int, Any, asyncio.Task[None]]:
+    """Run the ASGI ``app`` under a real uvicorn on 127.0.0.1, a free port.
+
+    Returns:
+        The bound port, the ``uvicorn.Server`` and the task serving it; stop it
+        with :func:`stop_uvicorn`.
+    """
+    import uvicorn
+
+    settings: dict[str, Any] = {"log_level": "warning", "lifespan": "off"} | config
+    uvicorn_server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, **settings))
+    task = asyncio.create_task(uvicorn_server.serve())
+    await until(lambda: uvicorn_server.started or task.done())
+    if task.done():
+        await task  # it failed to start: say why
+        raise RuntimeError("uvicorn stopped at once")
+    port: int = uvicorn_server.servers[0].sockets[0].getsockname()[1]
+    return port, uvicorn_server, task
+
+
+async def stop_uvicorn(uvicorn_server: Any, task: asyncio.Task[None]) -> None:
+    """Stop a uvicorn started by :func:`start_uvicorn` and wait for it."""
+    uvicorn_server.should_exit = True
+    await wait(task)
+
+
+async def stop_served() -> None:
+    """Stop every uvicorn :func:`serve_test` started (after their Servers closed)."""
+    while _uvicorns:
+        server, _, uvicorn_server, task = _uvicorns.pop()
+        await server.close()
+        await stop_uvicorn(uvicorn_server, task)
+
+
+def port(server: Server) -> int:
+    """The port the test server is served on, by listen() or under uvicorn."""
+    for mounted, bound, _, _ in _uvicorns:
+        if mounted is server:
+            return bound
+    assert server.port is not None
+    return server.port
+
+
 async def listening(**options: Any) -> Server:
-    """A Server with ``options`` listening on 127.0.0.1, on a free port (``server.port``)."""
+    """A Server with ``options`` served on 127.0.0.1, a free port (``port(server)``), as ``served_by`` says."""
     server = Server(**options)
-    await server.listen(0, host="127.0.0.1")
+    await serve_test(server)
     return server
 
 
 def url(server: Server) -> str:
     """The base URL of the test server."""
-    return f"ws://127.0.0.1:{server.port}/ocpp"
+    return f"ws://127.0.0.1:{port(server)}/ocpp"
 
 
 async def connect_pair(
