@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -22,31 +22,31 @@ NOW = {"currentTime": NOW_ISO}
 
 
 # How the tests that take the served_by fixture serve their Server: "listen" (its own
-# port) or "uvicorn" (server.asgi() as the application of a real uvicorn server). The
-# handshake tests run over both, so every rule is checked on both transports.
-SERVED_BY = ("listen", "uvicorn")
+# port), or server.asgi() as the application of a real "uvicorn" or "hypercorn". The
+# handshake tests run over all three, so every rule is checked on each transport.
+SERVED_BY = ("listen", "uvicorn", "hypercorn")
 served_by = "listen"
-# The mark of a test (or class) that runs over both.
+# The mark of a test (or class) that runs over each.
 over_both = pytest.mark.parametrize("served_by", SERVED_BY, indirect=True)
-# The uvicorn servers started for this test, with their Server and port.
-_uvicorns: list[tuple[Server, int, Any, asyncio.Task[None]]] = []
+# The ASGI servers started for this test: their Server, port, and how to stop them.
+_mounted: list[tuple[Server, int, Callable[[], Awaitable[None]]]] = []
 
 
 async def serve_test(server: Server) -> int:
     """Serve ``server`` on 127.0.0.1, a free port, as ``served_by`` says; return the port."""
     if served_by == "listen":
         return await server.listen(0, host="127.0.0.1")
-    port, uvicorn_server, task = await start_uvicorn(server.asgi())
-    _uvicorns.append((server, port, uvicorn_server, task))
-    return port
+    start = start_uvicorn if served_by == "uvicorn" else start_hypercorn
+    bound, stop = await start(server.asgi())
+    _mounted.append((server, bound, stop))
+    return bound
 
 
-async def start_uvicorn(app: Any, **config: Any) -> tuple[int, Any, asyncio.Task[None]]:
+async def start_uvicorn(app: Any, **config: Any) -> tuple[int, Callable[[], Awaitable[None]]]:
     """Run the ASGI ``app`` under a real uvicorn on 127.0.0.1, a free port.
 
     Returns:
-        The bound port, the ``uvicorn.Server`` and the task serving it; stop it
-        with :func:`stop_uvicorn`.
+        The bound port, and a coroutine function that stops the server and waits for it.
     """
     import uvicorn
 
@@ -57,27 +57,62 @@ async def start_uvicorn(app: Any, **config: Any) -> tuple[int, Any, asyncio.Task
     if task.done():
         await task  # it failed to start: say why
         raise RuntimeError("uvicorn stopped at once")
-    port: int = uvicorn_server.servers[0].sockets[0].getsockname()[1]
-    return port, uvicorn_server, task
+    bound: int = uvicorn_server.servers[0].sockets[0].getsockname()[1]
+
+    async def stop() -> None:
+        uvicorn_server.should_exit = True
+        await wait(task)
+
+    return bound, stop
 
 
-async def stop_uvicorn(uvicorn_server: Any, task: asyncio.Task[None]) -> None:
-    """Stop a uvicorn started by :func:`start_uvicorn` and wait for it."""
-    uvicorn_server.should_exit = True
-    await wait(task)
+async def start_hypercorn(app: Any) -> tuple[int, Callable[[], Awaitable[None]]]:
+    """Run the ASGI ``app`` under a real hypercorn on 127.0.0.1, a free port.
+
+    The socket is bound and listening before hypercorn starts (it serves it by
+    file descriptor), so a client may connect at once.
+
+    Returns:
+        The bound port, and a coroutine function that stops the server and waits for it.
+    """
+    import socket
+
+    from hypercorn.asyncio import serve as hypercorn_serve
+    from hypercorn.config import Config
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen()
+    sock.setblocking(False)
+    bound: int = sock.getsockname()[1]
+    config = Config()
+    # hypercorn takes the descriptor over (and closes it when it stops).
+    config.bind = [f"fd://{sock.detach()}"]
+    config.loglevel = "WARNING"
+    config.accesslog = None
+    shutdown = asyncio.Event()
+    task = asyncio.create_task(
+        hypercorn_serve(app, config, shutdown_trigger=shutdown.wait)  # type: ignore[arg-type]
+    )
+
+    async def stop() -> None:
+        shutdown.set()
+        await wait(task)
+
+    return bound, stop
 
 
 async def stop_served() -> None:
-    """Stop every uvicorn :func:`serve_test` started (after their Servers closed)."""
-    while _uvicorns:
-        server, _, uvicorn_server, task = _uvicorns.pop()
+    """Stop every ASGI server :func:`serve_test` started (after closing their Servers)."""
+    while _mounted:
+        server, _, stop = _mounted.pop()
         await server.close()
-        await stop_uvicorn(uvicorn_server, task)
+        await stop()
 
 
 def port(server: Server) -> int:
-    """The port the test server is served on, by listen() or under uvicorn."""
-    for mounted, bound, _, _ in _uvicorns:
+    """The port the test server is served on, by listen() or an ASGI server."""
+    for mounted, bound, _ in _mounted:
         if mounted is server:
             return bound
     assert server.port is not None
