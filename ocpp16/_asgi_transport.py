@@ -82,14 +82,15 @@ class AsgiTransport(Transport):
         # The close the peer or the server reported (websocket.disconnect).
         self._code: int | None = None
         self._reason = ""
-        # True once websocket.close went out: ASGI allows no message after it.
-        self._close_sent = False
+        # The close this end sent (websocket.close), once it went out: ASGI allows
+        # no message after it.
+        self._sent: tuple[int, str] | None = None
         self.send_async = self._send_text
         self.send = stepped_send(self._send_text, OSError, _closed)
 
     async def _send_text(self, text: str) -> None:
         """Send one text frame (``websocket.send``)."""
-        if self._close_sent or self._code is not None:
+        if self._sent is not None or self._code is not None:
             raise TransportClosed("the ASGI connection is closed")
         await self._asgi_send({"type": "websocket.send", "text": text})
 
@@ -115,8 +116,13 @@ class AsgiTransport(Transport):
                     continue
                 yield frame
             elif kind == "websocket.disconnect":
-                self._code = int(message.get("code") or _NO_STATUS)
-                self._reason = message.get("reason") or ""
+                if self._sent is not None:
+                    # This end closed: its code, as the peer echoes it (RFC 6455 §5.5.1);
+                    # not every server reports it (hypercorn says 1000 whatever was sent).
+                    self._code, self._reason = self._sent
+                else:
+                    self._code = int(message.get("code") or _NO_STATUS)
+                    self._reason = message.get("reason") or ""
                 return
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
@@ -129,9 +135,9 @@ class AsgiTransport(Transport):
             code: The close code.
             reason: The close reason.
         """
-        if self._close_sent or self._code is not None:
+        if self._sent is not None or self._code is not None:
             return
-        self._close_sent = True
+        self._sent = (code, reason)
         try:
             await self._asgi_send({"type": "websocket.close", "code": code, "reason": reason})
         except OSError:

@@ -32,12 +32,23 @@ over_both = pytest.mark.parametrize("served_by", SERVED_BY, indirect=True)
 _mounted: list[tuple[Server, int, Callable[[], Awaitable[None]]]] = []
 
 
-async def serve_test(server: Server) -> int:
-    """Serve ``server`` on 127.0.0.1, a free port, as ``served_by`` says; return the port."""
+async def serve_test(server: Server, *, certfile: str | None = None) -> int:
+    """Serve ``server`` on 127.0.0.1, a free port, as ``served_by`` says; return the port.
+
+    Args:
+        server: The server.
+        certfile: A PEM file with the server's key and certificate chain: serve TLS (wss://).
+    """
     if served_by == "listen":
-        return await server.listen(0, host="127.0.0.1")
-    start = start_uvicorn if served_by == "uvicorn" else start_hypercorn
-    bound, stop = await start(server.asgi())
+        from ocpp16.security import server_ssl_context
+
+        context = server_ssl_context(certfile) if certfile is not None else None
+        return await server.listen(0, host="127.0.0.1", ssl=context)
+    if served_by == "uvicorn":
+        tls = {"ssl_certfile": certfile, "ssl_keyfile": certfile} if certfile else {}
+        bound, stop = await start_uvicorn(server.asgi(), **tls)
+    else:
+        bound, stop = await start_hypercorn(server.asgi(), certfile=certfile)
     _mounted.append((server, bound, stop))
     return bound
 
@@ -66,8 +77,10 @@ async def start_uvicorn(app: Any, **config: Any) -> tuple[int, Callable[[], Awai
     return bound, stop
 
 
-async def start_hypercorn(app: Any) -> tuple[int, Callable[[], Awaitable[None]]]:
-    """Run the ASGI ``app`` under a real hypercorn on 127.0.0.1, a free port.
+async def start_hypercorn(
+    app: Any, *, certfile: str | None = None
+) -> tuple[int, Callable[[], Awaitable[None]]]:
+    """Run the ASGI ``app`` under a real hypercorn on 127.0.0.1, a free port (TLS with ``certfile``).
 
     The socket is bound and listening before hypercorn starts (it serves it by
     file descriptor), so a client may connect at once.
@@ -90,6 +103,8 @@ async def start_hypercorn(app: Any) -> tuple[int, Callable[[], Awaitable[None]]]
     config.bind = [f"fd://{sock.detach()}"]
     config.loglevel = "WARNING"
     config.accesslog = None
+    if certfile is not None:
+        config.certfile = config.keyfile = certfile
     shutdown = asyncio.Event()
     task = asyncio.create_task(
         hypercorn_serve(app, config, shutdown_trigger=shutdown.wait)  # type: ignore[arg-type]
