@@ -141,9 +141,8 @@ class AsgiTransport(Transport):
         try:
             await self._asgi_send({"type": "websocket.close", "code": code, "reason": reason})
         except OSError:
-            # The peer left first: the disconnect it caused says how it closed.
-            if self._code is None:
-                self._code, self._reason = _ABNORMAL, ""
+            # The peer left first: the connection was dropped.
+            self._code, self._reason = _ABNORMAL, ""
 
     @property
     def close_code(self) -> int | None:

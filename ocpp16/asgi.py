@@ -256,7 +256,7 @@ class AsgiApp:
                     await send({"type": "lifespan.startup.failed", "message": str(exc)})
                     return
                 await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
+            else:  # "lifespan.shutdown", the only other lifespan message
                 await self.server.close()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
