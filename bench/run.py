@@ -11,6 +11,9 @@ Scenarios:
   many         N charge points connected at once: handshakes/s, time, RSS per connection
   concurrency  20 pipelined CALLs whose handlers sleep 50 ms: time until all replies
   queue        ocpp16 only: charging sessions with the offline queue (memory, SQLite) vs without
+
+Implementation "ocpp16-asgi" is ocpp16's Server mounted as an ASGI app (server.asgi()) under
+uvicorn rather than listen(): scenarios 1 and 2, as ratios against ocpp16 in the same run.
 """
 
 from __future__ import annotations
@@ -60,14 +63,15 @@ QUEUE_VARIANTS = {
     "sqlite": 'Client(store="q.sqlite3"): SQLite, synchronous=FULL (the default)',
     "sqlite_normal": 'Client(store=SQLiteStore("q.sqlite3", synchronous="NORMAL"))',
 }
-IMPLS = ("ocpp16", "mobilityhouse", "plain", "ocpp-ts")
+IMPLS = ("ocpp16", "ocpp16-asgi", "mobilityhouse", "plain", "ocpp-ts")
 IMPL_LABELS = {
     "ocpp16": "ocpp16",
+    "ocpp16-asgi": "ocpp16 mounted (server.asgi() under uvicorn)",
     "mobilityhouse": "mobilityhouse ocpp",
     "plain": "plain websockets (floor)",
     "ocpp-ts": "ocpp-ts (Node.js)",
 }
-QUICK_IMPLS = ("ocpp16", "plain", "mobilityhouse")
+QUICK_IMPLS = ("ocpp16", "ocpp16-asgi", "plain", "mobilityhouse")
 
 SERVER_START_TIMEOUT = 30.0  # seconds for a server to print its port
 DASH, MINUS = "\u2013", "\u2212"  # for the Markdown tables
@@ -225,7 +229,7 @@ def cpu_seconds(pid: int) -> float:
 def impl_cmd(impl: str, *args: str) -> list[str]:
     if impl == "ocpp-ts":
         return ["node", str(JS_DIR / "impl_ocppts.js"), *args]
-    return [sys.executable, str(BENCH / f"impl_{impl}.py"), *args]
+    return [sys.executable, str(BENCH / f"impl_{impl.replace('-', '_')}.py"), *args]
 
 
 def queue_cmd(*args: str) -> list[str]:
@@ -425,6 +429,8 @@ def many_connections(cfg: Config, impl: str, n: int) -> dict[str, Any]:
 
 SUPPORTED: dict[str, set[str]] = {
     "ocpp16": set(SCENARIOS),
+    # The same Server mounted under uvicorn: the frame path, sequential and pipelined.
+    "ocpp16-asgi": {"roundtrip", "pipeline"},
     # Scenario 5 measures ocpp16's own queue against ocpp16 without it.
     "mobilityhouse": set(SCENARIOS) - {"queue"},
     "plain": set(SCENARIOS) - {"queue"},
@@ -578,6 +584,10 @@ def targets(summaries: list[dict[str, Any]], cfg: Config) -> list[dict[str, Any]
         r = ratio(rate(scenario, "ocpp16"), rate(scenario, "ocpp-ts"))
         if r is not None:
             add(f"{label}: ocpp16 / ocpp-ts (match or beat)", r, ">= 1", r >= 1, "{:.2f}")
+        r = ratio(rate(scenario, "ocpp16-asgi"), rate(scenario, "ocpp16"))
+        if r is not None:
+            # Measured, not a target: what serving through uvicorn costs.
+            add(f"{label}: ocpp16 mounted under uvicorn / listen()", r, "(measured)", None, "{:.2f}")
     if "many" in cfg.scenarios and cfg.connections:
         n = max(cfg.connections)
         mine, floor = find(summaries, "many", "ocpp16", n), find(summaries, "many", "plain", n)
@@ -781,6 +791,7 @@ def write_chart(report: dict[str, Any], path: Path) -> str | None:
     impls = report["config"]["impls"]
     colors = {
         "ocpp16": "#1f77b4",
+        "ocpp16-asgi": "#aec7e8",
         "mobilityhouse": "#ff7f0e",
         "plain": "#7f7f7f",
         "ocpp-ts": "#2ca02c",

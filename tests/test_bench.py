@@ -56,10 +56,12 @@ def quick_report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 
 def test_quick_run_covers_every_scenario_and_implementation(quick_report: dict[str, Any]) -> None:
-    """A quick run measures the four scenarios of every implementation, and ocpp16's queue."""
+    """A quick run measures the four scenarios of every implementation, ocpp16's queue, and mounted ocpp16's round trips and pipeline."""
     seen = {(s["scenario"], s["impl"]) for s in quick_report["summaries"]}
     assert seen == {(scenario, impl) for scenario in SCENARIOS for impl in IMPLS} | {
-        ("queue", "ocpp16")
+        ("queue", "ocpp16"),
+        ("roundtrip", "ocpp16-asgi"),
+        ("pipeline", "ocpp16-asgi"),
     }
 
 
