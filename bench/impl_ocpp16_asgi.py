@@ -1,4 +1,4 @@
-"""``ocpp16`` mounted in a web app: ``server.asgi()`` under uvicorn, its ``Client`` as the charge point.
+"""``ocpp16`` mounted in a web app: ``server.asgi()`` under uvicorn; its ``Client`` as the peer.
 
 The same central system as ``impl_ocpp16.py`` (``make_server``), served by uvicorn
 (``ws="websockets-sansio"``, the default where websockets is installed) instead of

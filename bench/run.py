@@ -587,7 +587,8 @@ def targets(summaries: list[dict[str, Any]], cfg: Config) -> list[dict[str, Any]
         r = ratio(rate(scenario, "ocpp16-asgi"), rate(scenario, "ocpp16"))
         if r is not None:
             # Measured, not a target: what serving through uvicorn costs.
-            add(f"{label}: ocpp16 mounted under uvicorn / listen()", r, "(measured)", None, "{:.2f}")
+            name = f"{label}: ocpp16 mounted under uvicorn / listen()"
+            add(name, r, "(measured)", None, "{:.2f}")
     if "many" in cfg.scenarios and cfg.connections:
         n = max(cfg.connections)
         mine, floor = find(summaries, "many", "ocpp16", n), find(summaries, "many", "plain", n)

@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import MutableMapping
+from collections.abc import Mapping, MutableMapping
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import quote, unquote
 
 from websockets.datastructures import Headers
@@ -31,13 +31,49 @@ from ocpp16._asgi_transport import AsgiReceive, AsgiSend, AsgiTransport
 from ocpp16.handshake import SUBPROTOCOL, Handshake, Refusal
 
 if TYPE_CHECKING:
-    from ocpp16.server import Server
+    from ocpp16._cluster import Cluster
+    from ocpp16._http import HttpAnswer
+    from ocpp16._transport import Transport
+    from ocpp16.connection import ClientBase
+    from ocpp16.options import Options
 
 __all__ = ["AsgiApp", "mounted_path"]
 
 _DENIAL = "websocket.http.response"
 # RFC 6455 §7.4.1: 1008, a policy violation: the refusal where no HTTP answer can be sent.
 _POLICY = 1008
+
+
+class _Server(Protocol):
+    """What the application needs of its server (``ocpp16.Server`` is one)."""
+
+    logger: logging.Logger
+    options: Options
+    security_profile: int
+    _closing: bool
+    _served: dict[ClientBase, asyncio.Future[None]]
+
+    @property
+    def cluster(self) -> Cluster: ...
+
+    async def close(self) -> None: ...
+
+    def _answer_http(self, method: str, path: str) -> HttpAnswer | None: ...
+
+    async def _decide(
+        self,
+        path: str,
+        headers: Mapping[str, str],
+        offered: tuple[str, ...],
+        remote_address: Any,
+        peer_certificate: dict[str, Any] | None,
+    ) -> Handshake | Refusal: ...
+
+    def _refuse(self, cp_id: str | None, refusal: Refusal, remote_address: Any) -> Refusal: ...
+
+    async def _accept(self, transport: Transport, handshake: Handshake) -> ClientBase: ...
+
+    async def _serve(self, client: ClientBase) -> None: ...
 
 
 def _closing_refusal() -> Refusal:
@@ -99,7 +135,7 @@ class AsgiApp:
         server: The server it serves.
     """
 
-    def __init__(self, server: Server) -> None:
+    def __init__(self, server: _Server) -> None:
         self.server = server
         self.logger: logging.Logger = server.logger
 
@@ -161,7 +197,7 @@ class AsgiApp:
         server = self.server
         if server._closing:
             return _closing_refusal()
-        await server._cluster.start()
+        await server.cluster.start()
         remote = self._remote(scope)
         if server.security_profile >= 2 and scope.get("scheme") not in ("wss", "https"):
             # Security white paper, profile 2: TLS; here the ASGI server terminates it.
@@ -251,7 +287,7 @@ class AsgiApp:
             message = await receive()
             if message["type"] == "lifespan.startup":
                 try:
-                    await self.server._cluster.start()
+                    await self.server.cluster.start()
                 except Exception as exc:
                     await send({"type": "lifespan.startup.failed", "message": str(exc)})
                     return

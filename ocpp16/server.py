@@ -1,4 +1,4 @@
-"""``Server``: an OCPP 1.6-J central system over ``websockets.asyncio``.
+"""``Server``: an OCPP 1.6-J central system over ``websockets.asyncio``, or mounted (ASGI).
 
 The server negotiates the ``ocpp1.6`` subprotocol, reads the charge point id
 from the last segment of the URL path, asks its ``"authorization"``
