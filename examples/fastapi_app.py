@@ -44,11 +44,11 @@ async def reset(cp_id: str) -> dict[str, str]:
     """Ask a charge point to reset (OCPP 1.6 §5.14), and say what it answered."""
     try:
         answer: ResetResponse = await server.call_request(cp_id, "Reset", {"type": "Soft"})
-        return dict(answer)
     except NotConnected:
         raise HTTPException(404, f"{cp_id} is not connected") from None
     except OcppError as exc:
         raise HTTPException(502, f"{cp_id} answered {exc.code}: {exc.description}") from None
+    return {"status": answer["status"]}
 
 
 async def main(port: int, host: str, once: bool) -> None:
