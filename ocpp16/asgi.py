@@ -178,7 +178,13 @@ class AsgiApp:
         if isinstance(decision, Refusal):
             await self._deny(scope, send, decision)
             return
-        await send({"type": "websocket.accept", "subprotocol": SUBPROTOCOL})
+        try:
+            await send({"type": "websocket.accept", "subprotocol": SUBPROTOCOL})
+        except OSError:
+            # The charge point left while its handshake was decided (uvicorn's
+            # ClientDisconnected): nothing was registered, nothing to close.
+            self.logger.info("%r left before its handshake was accepted", decision.cp_id)
+            return
         transport = AsgiTransport(
             scope, receive, send, decision, max_size=server.options.max_message_size
         )

@@ -270,6 +270,19 @@ class TestWithoutDenialResponse:
         await wait(server.asgi()(_scope(), peer.receive, peer.send))
         assert peer.sent == [] and asked == []
 
+    async def test_a_peer_gone_while_its_handshake_was_decided(self) -> None:
+        """The accept fails (the peer left during authorization): no connection, no error."""
+        server = Server()
+        connections: list[ClientBase] = []
+        server.on("connection", connections.append)
+
+        async def gone(message: MutableMapping[str, Any]) -> None:
+            raise OSError("client disconnected")
+
+        peer = Peer({"type": "websocket.connect"})
+        await wait(server.asgi()(_scope(), peer.receive, gone))
+        assert connections == [] and server.clients == {}
+
     async def test_close_during_authorization_refuses_with_503(self) -> None:
         """A handshake whose listeners decide after close() began is refused with 503."""
         server = Server()
