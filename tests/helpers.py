@@ -26,8 +26,8 @@ NOW = {"currentTime": NOW_ISO}
 # handshake tests run over all three, so every rule is checked on each transport.
 SERVED_BY = ("listen", "uvicorn", "hypercorn")
 served_by = "listen"
-# The mark of a test (or class) that runs over each.
-over_both = pytest.mark.parametrize("served_by", SERVED_BY, indirect=True)
+# The mark of a test (or class) that runs over each of them.
+over_transports = pytest.mark.parametrize("served_by", SERVED_BY, indirect=True)
 # The ASGI servers started for this test: their Server, port, and how to stop them.
 _mounted: list[tuple[Server, int, Callable[[], Awaitable[None]]]] = []
 

@@ -33,6 +33,7 @@ from tests.helpers import (
     until,
     wait,
 )
+from tests.redis_server import RedisProcess
 
 BOOT = {"chargePointVendor": "eParking", "chargePointModel": "NECU-T2"}
 
@@ -161,6 +162,32 @@ async def test_listening_and_mounted_share_one_server() -> None:
         assert server.asgi() is server.asgi()
     finally:
         await server.close()
+        await stop()
+
+
+async def test_a_mounted_node_that_never_listened_joins_its_cluster(
+    redis_server: RedisProcess,
+) -> None:
+    """A mounted Server starts its RedisCluster on the first handshake: other nodes reach it."""
+    from ocpp16.cluster import RedisCluster
+
+    def node(name: str) -> Server:
+        cluster = RedisCluster(redis_server.url, node_id=name, presence_ttl=3.0, retry_interval=0.1)
+        return Server(cluster=cluster)
+
+    mounted, caller = node("web"), node("caller")
+    bound, stop = await start_uvicorn(mounted.asgi())
+    client = Client("CP1")
+    client.on("Reset", lambda request: {"status": "Accepted"})
+    try:
+        await wait(client.connect(f"ws://127.0.0.1:{bound}/ocpp"))
+        assert await wait(caller.locate("CP1")) == "web"
+        reset = caller.call_request("CP1", "Reset", {"type": "Soft"})
+        assert await wait(reset) == {"status": "Accepted"}
+    finally:
+        await client.close()
+        await mounted.close()
+        await caller.close()
         await stop()
 
 

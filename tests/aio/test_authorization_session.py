@@ -6,10 +6,10 @@ import asyncio
 from typing import Any
 
 from ocpp16 import Accept, Client, Handshake, Server
-from tests.helpers import connect_pair, future_and_setter, over_both, port, wait
+from tests.helpers import connect_pair, future_and_setter, over_transports, port, wait
 
 # Every test here runs over listen() and mounted under uvicorn.
-pytestmark = over_both
+pytestmark = over_transports
 
 
 class Tenant:

@@ -25,7 +25,7 @@ from tests.helpers import (
     NOW,
     connect_pair,
     future_and_setter,
-    over_both,
+    over_transports,
     raw_peer,
     recv_json,
     serve_test,
@@ -613,7 +613,7 @@ class TestEvents:
         assert json.loads(seen[0][1])[2] == "Heartbeat"
         assert json.loads(seen[1][1])[2] == NOW
 
-    @over_both
+    @over_transports
     @pytest.mark.parametrize("frame", [b"\x00binary", "not json", '[2, 5, "Heartbeat", {}]'])
     async def test_bad_message_event(self, server: Server, frame: str | bytes) -> None:
         """Binary frames and frames with no recoverable id: "bad_message", no reply, connection kept."""
@@ -628,7 +628,7 @@ class TestEvents:
             await ws.send('[2,"ok","Heartbeat",{}]')
             assert await recv_json(ws) == [3, "ok", NOW]
 
-    @over_both
+    @over_transports
     async def test_oversized_frame_closes_with_1009(self, served_by: str) -> None:
         """A frame larger than max_message_size closes the connection with 1009."""
         async with Server(max_message_size=1000) as server:

@@ -31,7 +31,7 @@ from tests.helpers import (
     connect_pair,
     future_and_setter,
     listening,
-    over_both,
+    over_transports,
     raw_peer,
     recv_json,
     wait,
@@ -109,7 +109,7 @@ class TestOddPeers:
             probe.close()
             await probe.wait_closed()
 
-    @over_both
+    @over_transports
     async def test_reconnect_replaces_the_stale_connection(self, server: Server) -> None:
         """A charger that reconnects while its old socket lingers replaces it; the old one closes."""
         first, first_peer = await connect_pair(server, "CP1")

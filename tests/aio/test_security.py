@@ -14,7 +14,7 @@ import trustme
 
 from ocpp16 import Client, ClientBase, Handshake, HandshakeError, Server
 from ocpp16.security import check_authorization_key, client_ssl_context, server_ssl_context
-from tests.helpers import over_both, port, serve_test, wait
+from tests.helpers import over_transports, port, serve_test, wait
 
 KEY_HEX = "00ff10aa3a" * 4  # a 20-byte AuthorizationKey, as ChangeConfiguration sets it
 RAW_KEY = bytes.fromhex(KEY_HEX)  # holds b":" (0x3a) and NUL, as binary passwords may
@@ -141,7 +141,7 @@ class TestProfileChecks:
             await Client("CP1", security_profile=3).connect("wss://127.0.0.1:1/ocpp")
 
 
-@over_both
+@over_transports
 class TestProfile2:
     """Basic auth over TLS, end to end: everything wrong is refused before any OCPP message."""
 
