@@ -104,8 +104,9 @@ def mounted_path(scope: MutableMapping[str, Any]) -> str:
     raw = scope.get("raw_path")
     if raw:
         text = raw.decode("latin-1")
-        segments = text.split("/")
-        # The raw prefix that decodes to root_path: the rest is the mounted path.
+        segments = text.split("/", root.count("/") + 1)
+        # The raw prefix that decodes to root_path: the rest is the mounted path. It
+        # has no more segments than root_path has (an escaped "/" makes it fewer).
         for count in range(len(segments) + 1):
             prefix = "/".join(segments[:count])
             if unquote(prefix) == root:

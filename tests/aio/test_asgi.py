@@ -389,6 +389,10 @@ class TestHttpAndLifespan:
         raw = _scope(path="/o p/A/B", root_path="/o p", raw_path=b"/o%20p/A%2FB")
         assert mounted_path(raw) == "/A%2FB"
         assert mounted_path(_scope(path="/ocpp", root_path="/ocpp", query_string=b"x=1")) == "?x=1"
+        at_root = _scope(path="/ocpp", root_path="/ocpp", raw_path=b"/ocpp", query_string=b"x=1")
+        assert mounted_path(at_root) == "?x=1"
+        deep = _scope(path="/ocpp/a/b/CP1", root_path="/ocpp", raw_path=b"/ocpp/a/b/CP1")
+        assert mounted_path(deep) == "/a/b/CP1"
         # A raw path that does not start with the root: the decoded path, quoted again.
         odd = _scope(path="/m/C D", root_path="/m", raw_path=b"/elsewhere/C%20D")
         assert mounted_path(odd) == "/C%20D"
