@@ -346,7 +346,10 @@ class Server(SafeEmitter, TypedServerCalls):
         return app
 
     def _check_profile(self, context: _ssl.SSLContext | None, *, tls_checked: bool = True) -> None:
-        """Refuse to start with a configuration that does not meet the security profile."""
+        """Refuse to start with a configuration that does not meet the security profile.
+
+        ``tls_checked=False`` (a mounted server): TLS is the ASGI server's, not ours to check.
+        """
         profile = self.security_profile
         if profile in (1, 2) and not self.listeners("authorization"):
             raise ValueError(
