@@ -31,7 +31,8 @@ if METRICS:
     sys.argv.remove("--metrics")
 
 
-async def serve_forever(delay: float, no_ping: bool) -> None:
+def make_server(delay: float, no_ping: bool) -> Server:
+    """The benchmark's central system: handlers for every scenario, not yet serving."""
     boot_response = RESPONSES["BootNotification"]
     heartbeat_response = RESPONSES["Heartbeat"]
 
@@ -77,6 +78,11 @@ async def serve_forever(delay: float, no_ping: bool) -> None:
         client.on("MeterValues", on_empty)
         client.on("StopTransaction", on_empty)
 
+    return server
+
+
+async def serve_forever(delay: float, no_ping: bool) -> None:
+    server = make_server(delay, no_ping)
     port = await server.listen(0, host=HOST)
     announce_port(port)
     await server.serve_forever()

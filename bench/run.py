@@ -12,6 +12,9 @@ Scenarios:
   many         N charge points connected at once: handshakes/s, time, RSS per connection
   concurrency  20 pipelined CALLs whose handlers sleep 50 ms: time until all replies
   queue        ocpp16 only: charging sessions with the offline queue (memory, SQLite) vs without
+
+Implementation "ocpp16-asgi" is ocpp16's Server mounted as an ASGI app (server.asgi()) under
+uvicorn rather than listen(): scenarios 1 and 2, as ratios against ocpp16 in the same run.
 """
 
 from __future__ import annotations
@@ -61,15 +64,16 @@ QUEUE_VARIANTS = {
     "sqlite": 'Client(store="q.sqlite3"): SQLite, synchronous=FULL (the default)',
     "sqlite_normal": 'Client(store=SQLiteStore("q.sqlite3", synchronous="NORMAL"))',
 }
-IMPLS = ("ocpp16", "ocpp16-metrics", "mobilityhouse", "plain", "ocpp-ts")
+IMPLS = ("ocpp16", "ocpp16-metrics", "ocpp16-asgi", "mobilityhouse", "plain", "ocpp-ts")
 IMPL_LABELS = {
     "ocpp16": "ocpp16",
     "ocpp16-metrics": "ocpp16, Server(metrics=...)",
+    "ocpp16-asgi": "ocpp16 mounted (server.asgi() under uvicorn)",
     "mobilityhouse": "mobilityhouse ocpp",
     "plain": "plain websockets (floor)",
     "ocpp-ts": "ocpp-ts (Node.js)",
 }
-QUICK_IMPLS = ("ocpp16", "ocpp16-metrics", "plain", "mobilityhouse")
+QUICK_IMPLS = ("ocpp16", "ocpp16-metrics", "ocpp16-asgi", "plain", "mobilityhouse")
 
 SERVER_START_TIMEOUT = 30.0  # seconds for a server to print its port
 DASH, MINUS = "\u2013", "\u2212"  # for the Markdown tables
@@ -230,7 +234,7 @@ def impl_cmd(impl: str, *args: str) -> list[str]:
     if impl == "ocpp16-metrics":
         # The same central system, counting into a Prometheus registry of its own.
         return [sys.executable, str(BENCH / "impl_ocpp16.py"), *args, "--metrics"]
-    return [sys.executable, str(BENCH / f"impl_{impl}.py"), *args]
+    return [sys.executable, str(BENCH / f"impl_{impl.replace('-', '_')}.py"), *args]
 
 
 def queue_cmd(*args: str) -> list[str]:
@@ -432,6 +436,8 @@ SUPPORTED: dict[str, set[str]] = {
     "ocpp16": set(SCENARIOS),
     # The pipelined scenario again, with metrics on: their cost on the frame path.
     "ocpp16-metrics": {"pipeline"},
+    # The same Server mounted under uvicorn: the frame path, sequential and pipelined.
+    "ocpp16-asgi": {"roundtrip", "pipeline"},
     # Scenario 5 measures ocpp16's own queue against ocpp16 without it.
     "mobilityhouse": set(SCENARIOS) - {"queue"},
     "plain": set(SCENARIOS) - {"queue"},
@@ -589,6 +595,11 @@ def targets(summaries: list[dict[str, Any]], cfg: Config) -> list[dict[str, Any]
         if r is not None:
             # What counting costs, reported: the issue sets no bar for it.
             add(f"{label}: ocpp16 with metrics / without", r, "reported", None, "{:.2f}")
+        r = ratio(rate(scenario, "ocpp16-asgi"), rate(scenario, "ocpp16"))
+        if r is not None:
+            # Measured, not a target: what serving through uvicorn costs.
+            name = f"{label}: ocpp16 mounted under uvicorn / listen()"
+            add(name, r, "(measured)", None, "{:.2f}")
     if "many" in cfg.scenarios and cfg.connections:
         n = max(cfg.connections)
         mine, floor = find(summaries, "many", "ocpp16", n), find(summaries, "many", "plain", n)
@@ -793,6 +804,7 @@ def write_chart(report: dict[str, Any], path: Path) -> str | None:
     colors = {
         "ocpp16": "#1f77b4",
         "ocpp16-metrics": "#9ecae1",
+        "ocpp16-asgi": "#aec7e8",
         "mobilityhouse": "#ff7f0e",
         "plain": "#7f7f7f",
         "ocpp-ts": "#2ca02c",

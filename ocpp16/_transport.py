@@ -3,8 +3,8 @@
 A :class:`~ocpp16.connection.ClientBase` moves text between its protocol core
 and a :class:`Transport`, and knows nothing else of the wire: the WebSocket
 library, an ASGI server or an in-memory pipe are each one implementation
-(``ocpp16._ws_transport`` over ``websockets.asyncio``, ``ocpp16._memory_transport``
-for tests).
+(``ocpp16._ws_transport`` over ``websockets.asyncio``, ``ocpp16._asgi_transport``
+over an ASGI server's WebSocket messages, ``ocpp16._memory_transport`` for tests).
 """
 
 from __future__ import annotations
@@ -42,9 +42,10 @@ class Transport(Protocol):
             closed: :class:`TransportClosed`, and the implementation's own
             exceptions where translating them would cost a coroutine per frame.
         ping_interval: Seconds between keepalive pings, ``None`` for none;
-            settable while open.
+            settable while open. Where the pings are another server's (ASGI),
+            the value is kept and changes nothing on the wire.
         ping_timeout: Seconds to wait for a pong before the connection is
-            dropped, ``None`` to wait forever; settable while open.
+            dropped, ``None`` to wait forever; settable while open (kept alike).
     """
 
     send: Callable[[str], Awaitable[None] | None]

@@ -1,4 +1,4 @@
-"""``Server``: an OCPP 1.6-J central system over ``websockets.asyncio``.
+"""``Server``: an OCPP 1.6-J central system over ``websockets.asyncio``, or mounted (ASGI).
 
 The server negotiates the ``ocpp1.6`` subprotocol, reads the charge point id
 from the last segment of the URL path, asks its ``"authorization"``
@@ -49,6 +49,8 @@ if TYPE_CHECKING:
     from websockets.asyncio.server import Server as WsServer
     from websockets.asyncio.server import ServerConnection
     from websockets.http11 import Request, Response
+
+    from ocpp16.asgi import AsgiApp
 
 __all__ = ["ConnectionFactory", "Handshake", "Server"]
 
@@ -155,8 +157,10 @@ class Server(SafeEmitter, TypedServerCalls):
         # Every connection being served, registered or not (one being
         # replaced, one not yet claimed): close() drains them all.
         self._connections: set[ClientBase] = set()
-        # Connections served by _open (no outside server holds them), with their tasks.
-        self._served: dict[ClientBase, asyncio.Task[None]] = {}
+        # Connections served by _open (no outside server holds them), with their tasks,
+        # and those an ASGI server serves, with a future done once they are released.
+        self._served: dict[ClientBase, asyncio.Future[None]] = {}
+        self._asgi_app: AsgiApp | None = None
         self.metrics: Metrics | None = metrics_for(metrics)
         if self.metrics is not None:
             self.add_observer(self.metrics)
@@ -329,15 +333,47 @@ class Server(SafeEmitter, TypedServerCalls):
         self.logger.info("listening on port %d", bound)
         return bound
 
-    def _check_profile(self, context: _ssl.SSLContext | None) -> None:
-        """Refuse to start with a configuration that does not meet the security profile."""
+    def asgi(self) -> AsgiApp:
+        """Return this server as an ASGI application, to mount in a web app.
+
+        ``app.mount("/ocpp", server.asgi())`` in FastAPI or Starlette serves
+        charge points at ``ws://host/ocpp/CP_ID`` on the web app's own port,
+        with every handshake rule, event and limit of :meth:`listen`; a server
+        may both listen and be mounted. The same object on every call.
+
+        Returns:
+            The :class:`~ocpp16.asgi.AsgiApp` (ASGI 3).
+
+        Raises:
+            ValueError: Security profile 3 (the ASGI server does not hand over the
+                charge point's certificate), or profile 1 or 2 without an
+                ``"authorization"`` listener.
+        """
+        app = self._asgi_app
+        if app is None:
+            from ocpp16.asgi import AsgiApp
+
+            if self.security_profile == 3:
+                raise ValueError(
+                    "security profile 3 authenticates charge points by certificate, which an "
+                    "ASGI server does not hand over: use listen(ssl=...)"
+                )
+            self._check_profile(None, tls_checked=False)
+            self._asgi_app = app = AsgiApp(self)
+        return app
+
+    def _check_profile(self, context: _ssl.SSLContext | None, *, tls_checked: bool = True) -> None:
+        """Refuse to start with a configuration that does not meet the security profile.
+
+        ``tls_checked=False`` (a mounted server): TLS is the ASGI server's, not ours to check.
+        """
         profile = self.security_profile
         if profile in (1, 2) and not self.listeners("authorization"):
             raise ValueError(
                 f"security profile {profile} authenticates charge points by password: add an "
                 "'authorization' listener that checks it (ocpp16.security.check_authorization_key)"
             )
-        if profile >= 2 and context is None:
+        if profile >= 2 and context is None and tls_checked:
             raise ValueError(f"security profile {profile} needs TLS: pass listen(ssl=...)")
         if profile == 3 and context is not None and context.verify_mode != _ssl.CERT_REQUIRED:
             raise ValueError(

@@ -58,12 +58,15 @@ def quick_report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 def test_quick_run_covers_every_scenario_and_implementation(quick_report: dict[str, Any]) -> None:
     """A quick run measures every scenario of every implementation, and ocpp16's extras.
 
-    Those are its queue (scenario 5) and the pipelined scenario with metrics on.
+    Those are its queue (scenario 5), the pipelined scenario with metrics on, and the
+    server mounted under uvicorn (round trips and pipelined).
     """
     seen = {(s["scenario"], s["impl"]) for s in quick_report["summaries"]}
     assert seen == {(scenario, impl) for scenario in SCENARIOS for impl in IMPLS} | {
         ("queue", "ocpp16"),
         ("pipeline", "ocpp16-metrics"),
+        ("roundtrip", "ocpp16-asgi"),
+        ("pipeline", "ocpp16-asgi"),
     }
 
 

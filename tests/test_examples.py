@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import re
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from tests.redis_server import RedisProcess
 
@@ -171,3 +176,44 @@ def test_cluster_two_nodes(redis_server: RedisProcess) -> None:
         "cs-b: UnlockConnector failed: NotSupported 'no connector lock' {'connectorId': 1}",
         "done",
     ]
+
+
+def test_fastapi_app() -> None:
+    """The FastAPI example under uvicorn: a REST call resets the charge point connected on /ocpp."""
+    with central_system("fastapi_app.py") as (web, port):
+        received = asyncio.run(_reset_over_rest(port))
+        rest, errors = web.communicate(timeout=TIMEOUT)
+    assert web.returncode == 0, errors
+    assert received == [{"type": "Soft"}]
+    assert rest.splitlines() == ["CP7 connected"]
+
+
+def _post(url: str) -> tuple[int, Any]:
+    """POST over real HTTP (the standard library, in a thread): status and JSON body."""
+    request = urllib.request.Request(url, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+async def _reset_over_rest(port: int) -> list[Any]:
+    """Connect CP7 to the example's /ocpp, reset it through the REST endpoint, then leave."""
+    from ocpp16 import Client
+
+    received: list[Any] = []
+
+    def on_reset(request: Any) -> dict[str, str]:
+        received.append(request)
+        return {"status": "Accepted"}
+
+    client = Client("CP7")
+    client.on("Reset", on_reset)
+    await asyncio.wait_for(client.connect(f"ws://127.0.0.1:{port}/ocpp"), TIMEOUT)
+    base = f"http://127.0.0.1:{port}/chargers"
+    assert await asyncio.to_thread(_post, f"{base}/CP7/reset") == (200, {"status": "Accepted"})
+    status, body = await asyncio.to_thread(_post, f"{base}/NOBODY/reset")
+    assert (status, body) == (404, {"detail": "NOBODY is not connected"})
+    await client.close()
+    return received

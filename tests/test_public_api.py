@@ -27,6 +27,7 @@ PUBLIC_MODULES = [
     "ocpp16.testing",
     "ocpp16.testing.pytest_plugin",
     "ocpp16.handlers",
+    "ocpp16.asgi",
 ]
 
 

@@ -26,7 +26,16 @@ from ocpp16 import (
 )
 from ocpp16._dispatch import _takes_cb
 from ocpp16._internals import finish_send
-from tests.helpers import NOW, connect_pair, future_and_setter, listening, raw_peer, recv_json, wait
+from tests.helpers import (
+    NOW,
+    connect_pair,
+    future_and_setter,
+    listening,
+    over_transports,
+    raw_peer,
+    recv_json,
+    wait,
+)
 
 
 class TestHandlerSignatures:
@@ -100,6 +109,7 @@ class TestOddPeers:
             probe.close()
             await probe.wait_closed()
 
+    @over_transports
     async def test_reconnect_replaces_the_stale_connection(self, server: Server) -> None:
         """A charger that reconnects while its old socket lingers replaces it; the old one closes."""
         first, first_peer = await connect_pair(server, "CP1")
