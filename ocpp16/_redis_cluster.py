@@ -132,6 +132,8 @@ class RedisCluster(Cluster):
         try:
             import redis.asyncio as aioredis
             import redis.exceptions
+            from redis.asyncio.retry import Retry
+            from redis.backoff import NoBackoff
         except ImportError as exc:  # pragma: no cover - the redis extra is in dev
             raise ImportError('RedisCluster needs redis-py: pip install "ocpp16[redis]"') from exc
         if not isinstance(presence_ttl, int | float) or not (
@@ -150,12 +152,23 @@ class RedisCluster(Cluster):
             OSError,
         )
         self._faults: tuple[type[BaseException], ...] = (*self._errors, TimeoutError)
+        timeouts = {
+            "socket_connect_timeout": min(2.0, self.presence_ttl),
+            "socket_timeout": min(5.0, self.presence_ttl),
+        }
+        # Commands: a pooled connection that Redis closed (it restarted) fails once,
+        # then the command goes again on a new one; while Redis is gone both fail at
+        # once (connection refused). Without the retry, the first answer a node
+        # published after a restart was lost, and its caller waited out its timeout.
         self._redis = aioredis.Redis.from_url(
             url,
             decode_responses=True,
-            socket_connect_timeout=min(2.0, self.presence_ttl),
-            socket_timeout=min(5.0, self.presence_ttl),
+            retry=Retry(NoBackoff(), 1, (redis.exceptions.ConnectionError,)),
+            **timeouts,  # type: ignore[arg-type]
         )
+        # The subscription: no retry, so that a lost connection reaches _listen, which
+        # fails the calls whose answers were on it and subscribes again.
+        self._subscriber = aioredis.Redis.from_url(url, decode_responses=True, **timeouts)  # type: ignore[arg-type]
         self._refresh = self._redis.register_script(_REFRESH)
         self._release = self._redis.register_script(_RELEASE)
         self._channel = self._node_channel(self.node_id)
@@ -239,6 +252,7 @@ class RedisCluster(Cluster):
         with contextlib.suppress(*self._faults):
             async with asyncio.timeout(2.0):
                 await self._redis.aclose()
+                await self._subscriber.aclose()
 
     async def _apply(self, op: Callable[[str], Awaitable[None]], cp_id: str) -> None:
         """Apply a claim or a release to Redis; never fail or hold local work for long.
@@ -310,7 +324,7 @@ class RedisCluster(Cluster):
     async def _listen(self) -> None:
         """Read this node's channel; resubscribe after Redis comes back."""
         while True:
-            pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+            pubsub = self._subscriber.pubsub(ignore_subscribe_messages=True)
             try:
                 await pubsub.subscribe(self._channel)
                 self._ready.set()
