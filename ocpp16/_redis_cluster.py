@@ -179,6 +179,8 @@ class RedisCluster(Cluster):
         self._tasks: set[asyncio.Task[Any]] = set()
         self._order: dict[str, asyncio.Lock] = {}
         self._pending: dict[str, tuple[asyncio.Future[dict[str, Any]], str]] = {}
+        # Calls of other nodes that this node's connections are making: (origin, id) -> future.
+        self._serving: dict[tuple[str, str], asyncio.Future[dict[str, Any]]] = {}
 
     # ------------------------------------------------------------------ keys
 
@@ -364,6 +366,8 @@ class RedisCluster(Cluster):
                 self._on_answer(message)
             elif kind == "kick":
                 self._on_kick(message)
+            elif kind == "cancel":
+                self._on_cancel(message)
             else:
                 raise ValueError(f"unknown message type {kind!r}")
         except Exception as exc:
@@ -389,7 +393,25 @@ class RedisCluster(Cluster):
             return
         # Queued with the local calls of this connection: order and call_concurrency hold.
         future = connection.call_request(action, payload, timeout=timeout)
-        future.add_done_callback(lambda f: self._spawn(self._publish(reply, _answer(call_id, f))))
+        key = (origin, call_id)
+        self._serving[key] = future
+
+        def answer(done: asyncio.Future[dict[str, Any]]) -> None:
+            self._serving.pop(key, None)
+            if not done.cancelled():  # cancelled by its caller, who awaits nothing more
+                self._spawn(self._publish(reply, _answer(call_id, done)))
+
+        future.add_done_callback(answer)
+
+    def _on_cancel(self, message: dict[str, Any]) -> None:
+        """The calling node cancelled a call: cancel it here, as a local cancel would."""
+        call_id, origin = message["id"], message["from"]
+        if not isinstance(call_id, str) or not isinstance(origin, str):
+            raise ValueError("id and from must be strings")
+        future = self._serving.pop((origin, call_id), None)
+        if future is not None:
+            # Frees its place in the connection's queue (a CALL not yet sent is never sent).
+            future.cancel()
 
     async def _publish(self, channel: str, message: dict[str, Any]) -> None:
         try:
@@ -468,13 +490,27 @@ class RedisCluster(Cluster):
         timeout: float,
     ) -> None:
         call_id = uuid.uuid4().hex
-        # Calls to one charge point leave this node in the order made (the lock is FIFO).
+        try:
+            await self._in_order(
+                cp_id, lambda: self._send_call(future, call_id, cp_id, action, payload, timeout)
+            )
+        except asyncio.CancelledError:
+            # Only close() cancels this task: the call must not be left waiting.
+            self._finish(call_id, future, ClusterUnavailable("the cluster was closed"))
+            raise
+
+    async def _in_order(self, cp_id: str, step: Callable[[], Awaitable[None]]) -> None:
+        """Run ``step`` once this node's earlier messages about ``cp_id`` have left.
+
+        Calls and cancels for one charge point leave this node in the order made (the
+        lock is FIFO), so they reach its owning node in that order.
+        """
         lock = self._order.get(cp_id)
         if lock is None:
             lock = self._order[cp_id] = asyncio.Lock()
         try:
             async with lock:
-                await self._send_call(future, call_id, cp_id, action, payload, timeout)
+                await step()
         finally:
             if not lock.locked() and self._order.get(cp_id) is lock:
                 del self._order[cp_id]
@@ -493,9 +529,13 @@ class RedisCluster(Cluster):
             if not self._ready.is_set():
                 async with asyncio.timeout(min(2.0, self.presence_ttl)):
                     await self._ready.wait()
+            if future.done():
+                return  # cancelled by its caller before it left: nothing is sent
             node = await self._locate(cp_id)
             if node is None or node == self.node_id:
                 raise NotConnected(cp_id)
+            if future.done():
+                return
             self._pending[call_id] = (future, cp_id)
             message = {
                 "t": "call",
@@ -527,11 +567,18 @@ class RedisCluster(Cluster):
             timeout, self._finish, call_id, future, CallTimeout(action, call_id, timeout)
         )
 
-        def done(_: asyncio.Future[dict[str, Any]]) -> None:
+        def done(ended: asyncio.Future[dict[str, Any]]) -> None:
             handle.cancel()
             self._pending.pop(call_id, None)
+            if ended.cancelled():
+                # The owning node cancels its own future: the CALL leaves its queue.
+                self._spawn(self._in_order(cp_id, lambda: self._cancel_remote(node, call_id)))
 
         future.add_done_callback(done)
+
+    async def _cancel_remote(self, node: str, call_id: str) -> None:
+        message = {"t": "cancel", "id": call_id, "from": self.node_id}
+        await self._publish(self._node_channel(node), message)
 
     def _finish(self, call_id: str, future: asyncio.Future[Any], exc: BaseException) -> None:
         self._pending.pop(call_id, None)
