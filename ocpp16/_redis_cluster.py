@@ -176,6 +176,7 @@ class RedisCluster(Cluster):
         self._closed = False
         self._available = False
         self._ready = asyncio.Event()
+        self._stopping = asyncio.Event()  # set by close(): the loops end at their next wait
         self._tasks: set[asyncio.Task[Any]] = set()
         self._order: dict[str, asyncio.Lock] = {}
         self._pending: dict[str, tuple[asyncio.Future[dict[str, Any]], str]] = {}
@@ -239,10 +240,19 @@ class RedisCluster(Cluster):
         if self._closed:
             return
         self._closed = True
+        self._stopping.set()
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()
         if tasks:
+            # A cancel can be lost on Python 3.11: asyncio.wait_for (gh-86296, fixed in
+            # 3.12), which redis-py's Connection.send_packed_command awaits whenever a
+            # socket_timeout is set, returns the inner result when the cancel arrives
+            # just after that inner write finished, and the task goes on uncancelled.
+            # That is why close() once hung: the heartbeat went on beating. The loops
+            # therefore also end on _stopping, at their next wait; a one-shot task that
+            # lost its cancel ends with its Redis command, bounded by socket_timeout.
+            # The bound here is only a safety net for such a task.
             await asyncio.wait(tasks, timeout=2.0)
         self._fail_pending(ClusterUnavailable("the cluster was closed"))
         if self._server is not None:
@@ -293,7 +303,7 @@ class RedisCluster(Cluster):
     async def _heartbeat(self) -> None:
         """Refresh (or, after Redis came back, recreate) this node's charge point keys."""
         interval = self.presence_ttl / 3
-        while True:
+        while not self._closed:
             try:
                 ids = list(self._server.registry.connections) if self._server else []
                 for start in range(0, len(ids), 500):
@@ -307,9 +317,15 @@ class RedisCluster(Cluster):
                 self._back(len(ids))
             except self._errors as exc:
                 self._lost(exc)
-                await asyncio.sleep(min(interval, self.retry_interval))
+                await self._pause(min(interval, self.retry_interval))
                 continue
-            await asyncio.sleep(interval)
+            await self._pause(interval)
+
+    async def _pause(self, seconds: float) -> None:
+        """Wait ``seconds``, or until close() began."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                await self._stopping.wait()
 
     def _lost(self, exc: BaseException) -> None:
         if self._available:
@@ -325,12 +341,12 @@ class RedisCluster(Cluster):
 
     async def _listen(self) -> None:
         """Read this node's channel; resubscribe after Redis comes back."""
-        while True:
+        while not self._closed:
             pubsub = self._subscriber.pubsub(ignore_subscribe_messages=True)
             try:
                 await pubsub.subscribe(self._channel)
                 self._ready.set()
-                while True:
+                while not self._closed:
                     message = await pubsub.get_message(timeout=1.0)
                     if message is not None:
                         self._on_message(message.get("data"))
@@ -343,7 +359,7 @@ class RedisCluster(Cluster):
                 # Exception only: a cancel arriving here must end the loop.
                 with contextlib.suppress(Exception):
                     await pubsub.aclose()  # type: ignore[no-untyped-call]
-            await asyncio.sleep(self.retry_interval)
+            await self._pause(self.retry_interval)
 
     def _fail_pending(self, exc: Exception) -> None:
         pending, self._pending = self._pending, {}

@@ -395,3 +395,32 @@ async def test_cancelling_a_remote_call_cancels_it_on_the_owning_node(nodes: Any
     finally:
         never.set_result(None)  # k0's answer reaches A, which has no call for it any more
         await client.close()
+
+
+async def test_close_ends_the_heartbeat_even_when_its_cancel_is_lost(nodes: Any) -> None:
+    """close() ends the node's loops although a Redis call swallowed their cancel (Python 3.11)."""
+    a = await nodes("a", ttl=0.3)
+    cluster = a.cluster
+    client, _ = await connect_pair(a, "CP1")
+    entered = asyncio.Event()
+    lost: list[bool] = []
+
+    async def refresh(**arguments: Any) -> int:
+        # What asyncio.wait_for does on 3.11 (in redis-py's send_packed_command) when
+        # the cancel arrives just after its inner call finished: it returns the result.
+        entered.set()
+        try:
+            await asyncio.get_running_loop().create_future()
+        except asyncio.CancelledError:
+            lost.append(True)
+        return 1
+
+    cluster._refresh = refresh
+    try:
+        await wait(entered.wait())
+        tasks = set(cluster._tasks)
+        await wait(a.close())
+        assert lost == [True]
+        assert all(task.done() for task in tasks)
+    finally:
+        await client.close()
