@@ -180,6 +180,8 @@ class RedisCluster(Cluster):
         self._tasks: set[asyncio.Task[Any]] = set()
         self._order: dict[str, asyncio.Lock] = {}
         self._pending: dict[str, tuple[asyncio.Future[dict[str, Any]], str]] = {}
+        # Every remote call of this node not yet ended, sent or not: close() ends them.
+        self._outstanding: set[asyncio.Future[dict[str, Any]]] = set()
         # Calls of other nodes that this node's connections are making: (origin, id) -> future.
         self._serving: dict[tuple[str, str], asyncio.Future[dict[str, Any]]] = {}
 
@@ -254,7 +256,11 @@ class RedisCluster(Cluster):
             # lost its cancel ends with its Redis command, bounded by socket_timeout.
             # The bound here is only a safety net for such a task.
             await asyncio.wait(tasks, timeout=2.0)
-        self._fail_pending(ClusterUnavailable("the cluster was closed"))
+        # Sent or still waiting their turn (a task cancelled before it ran ends nothing).
+        closed = ClusterUnavailable("the cluster was closed")
+        for future in list(self._outstanding):
+            if not future.done():
+                future.set_exception(closed)
         if self._server is not None:
             ids = list(self._server.registry.connections)
             with contextlib.suppress(*self._errors, asyncio.TimeoutError):
@@ -493,6 +499,11 @@ class RedisCluster(Cluster):
                 return future
             except LookupError:
                 pass  # not an OCPP action: the owning node's connection decides
+        if self._closed:
+            future.set_exception(ClusterUnavailable("the cluster was closed"))
+            return future
+        self._outstanding.add(future)
+        future.add_done_callback(self._outstanding.discard)
         seconds = timeout if timeout is not None else options.call_timeout
         self._spawn(self._call(future, cp_id, action, payload, seconds))
         return future
@@ -506,14 +517,9 @@ class RedisCluster(Cluster):
         timeout: float,
     ) -> None:
         call_id = uuid.uuid4().hex
-        try:
-            await self._in_order(
-                cp_id, lambda: self._send_call(future, call_id, cp_id, action, payload, timeout)
-            )
-        except asyncio.CancelledError:
-            # Only close() cancels this task: the call must not be left waiting.
-            self._finish(call_id, future, ClusterUnavailable("the cluster was closed"))
-            raise
+        await self._in_order(
+            cp_id, lambda: self._send_call(future, call_id, cp_id, action, payload, timeout)
+        )
 
     async def _in_order(self, cp_id: str, step: Callable[[], Awaitable[None]]) -> None:
         """Run ``step`` once this node's earlier messages about ``cp_id`` have left.
@@ -552,6 +558,8 @@ class RedisCluster(Cluster):
                 raise NotConnected(cp_id)
             if future.done():
                 return
+            if self._closed:  # its task lost the cancel of close() (see close)
+                raise ClusterUnavailable("the cluster was closed")
             self._pending[call_id] = (future, cp_id)
             message = {
                 "t": "call",
