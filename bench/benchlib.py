@@ -153,3 +153,44 @@ def run_impl(
         run(serve_forever(args.delay, args.no_ping))
     else:
         emit("RESULT", run(round_trips(args.port, args.calls, args.warmup)))
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 just now (for a server that cannot bind port 0)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+def start_redis(binary: str, timeout: float = 10.0) -> tuple[Any, str]:
+    """Start ``redis-server`` on a free port, no persistence; return the process and its URL.
+
+    Redis cannot bind port 0, so a free port is picked first. The caller kills the
+    process (by its pid) when done.
+
+    Raises:
+        RuntimeError: It did not accept connections within ``timeout`` seconds.
+    """
+    import socket
+    import subprocess
+    import time
+
+    port = free_port()
+    process = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", HOST, "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            socket.create_connection((HOST, port), timeout=1).close()
+            return process, f"redis://{HOST}:{port}/0"
+        except OSError:
+            if time.monotonic() > deadline or process.poll() is not None:
+                process.kill()
+                process.wait()
+                raise RuntimeError("redis-server did not start") from None
+            time.sleep(0.05)

@@ -1,19 +1,19 @@
-"""The cost of a cluster: cross-node ``call_request`` against a local one, on one machine.
+"""Scenario 6, the cost of a cluster: cross-node ``call_request`` against a local one.
 
-Run (standalone, not part of ``run.py``; needs ``redis-server`` on the PATH, or ``--redis``):
+Run by ``run.py`` (``--scenarios cluster``), which starts a ``redis-server`` on a free
+port and passes its URL; or by hand (it then starts one of its own, or uses ``--redis``):
 
     python bench/cluster_cost.py --calls 2000 --rounds 3
 
-Starts a ``redis-server`` of its own on a free port (``--save "" --appendonly no``)
-unless ``--redis URL`` names one, then two ``Server`` nodes in this process,
-each with its own ``RedisCluster``, and one charge point connected to node A
-that answers Reset. Node A calls it ``--calls`` times back to back (a local
-call: the frame path alone), then node B does (a cross-node call: Redis
-pub/sub both ways, through node A); the two take turns round by round, so a
-slow spell of the machine hits both alike. It prints calls/s and the p50/p99
-latency of each, and the ratios remote/local. A ``Server`` without a cluster
-takes the local path unchanged (one dict lookup), so its own numbers are those
-of ``run.py``.
+Two ``Server`` nodes in this process, each with its own ``RedisCluster`` on the one
+Redis, and one charge point connected to node A that answers Reset. Node A calls it
+``--calls`` times back to back (a local call: the frame path alone), then node B does
+(a cross-node call: Redis pub/sub both ways, through node A); the two take turns round
+by round, so a slow spell of the machine hits both alike. It gives calls/s and the
+p50/p99 latency of each (medians over its rounds), and the ratios remote/local: as
+lines of text by hand, as one ``RESULT {json}`` line with ``--result``. A ``Server``
+without a cluster takes the local path unchanged (one dict lookup), so its own
+numbers are those of scenarios 1-5.
 """
 
 from __future__ import annotations
@@ -21,102 +21,119 @@ from __future__ import annotations
 import argparse
 import asyncio
 import shutil
-import socket
 import statistics
-import subprocess
 import time
+from typing import Any
+
+from benchlib import DEFAULT_LIFETIME, HOST, emit, exit_on_stdin_eof, start_process, start_redis
 
 from ocpp16 import Client, Server
 from ocpp16.cluster import RedisCluster
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+PATHS = ("local", "remote")
 
 
-async def _measure(server: Server, calls: int) -> tuple[float, float, float]:
-    """Return calls/s, p50 and p99 (ms) of ``calls`` sequential Resets from ``server``."""
+async def _measure(server: Server, calls: int) -> tuple[float, float, float, int]:
+    """Return calls/s, p50 and p99 (ms), and errors, of ``calls`` sequential Resets."""
     latencies = []
+    errors = 0
     start = time.perf_counter()
     for _ in range(calls):
         t0 = time.perf_counter()
-        await server.call_request("CP1", "Reset", {"type": "Soft"})
+        try:
+            await server.call_request("CP1", "Reset", {"type": "Soft"})
+        except Exception:
+            errors += 1
+            continue
         latencies.append(time.perf_counter() - t0)
     elapsed = time.perf_counter() - start
+    if not latencies:
+        return 0.0, 0.0, 0.0, errors
     latencies.sort()
     p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
-    return calls / elapsed, statistics.median(latencies) * 1000, p99 * 1000
+    return len(latencies) / elapsed, statistics.median(latencies) * 1000, p99 * 1000, errors
 
 
-async def main(redis_url: str, calls: int, rounds: int) -> None:
-    """Measure local and cross-node calls, round by round, and print the medians."""
+async def measure(redis_url: str, calls: int, rounds: int, warmup: int) -> dict[str, Any]:
+    """Measure local and cross-node calls, round by round; the medians and the ratios."""
     a = Server(cluster=RedisCluster(redis_url, node_id="bench-a"))
     b = Server(cluster=RedisCluster(redis_url, node_id="bench-b"))
-    port = await a.listen(0, host="127.0.0.1")
-    await b.listen(0, host="127.0.0.1")
+    port = await a.listen(0, host=HOST)
+    await b.listen(0, host=HOST)
     client = Client("CP1")
     client.on("Reset", lambda request: {"status": "Accepted"})
-    await client.connect(f"ws://127.0.0.1:{port}/ocpp")
-    results: dict[str, list[tuple[float, float, float]]] = {"local": [], "remote": []}
+    await client.connect(f"ws://{HOST}:{port}/ocpp")
+    runs: dict[str, list[tuple[float, float, float, int]]] = {path: [] for path in PATHS}
+    errors = 0
     try:
-        await _measure(b, min(calls, 200))  # warm up both paths
-        await _measure(a, min(calls, 200))
+        errors += (await _measure(b, warmup))[3]  # warm up both paths
+        errors += (await _measure(a, warmup))[3]
         for _ in range(rounds):
-            results["local"].append(await _measure(a, calls))
-            results["remote"].append(await _measure(b, calls))
+            runs["local"].append(await _measure(a, calls))
+            runs["remote"].append(await _measure(b, calls))
     finally:
         await client.close()
         await a.close()
         await b.close()
-    medians = {
-        name: tuple(statistics.median(r[i] for r in runs) for i in range(3))
-        for name, runs in results.items()
-    }
-    for name, (rate, p50, p99) in medians.items():
-        print(f"{name:6}  {rate:8.0f} calls/s  p50 {p50:6.3f} ms  p99 {p99:6.3f} ms")
-    (lr, l50, l99), (rr, r50, r99) = medians["local"], medians["remote"]
-    print(f"ratio remote/local: calls/s {rr / lr:.2f}, p50 {r50 / l50:.2f}, p99 {r99 / l99:.2f}")
+    result: dict[str, Any] = {"calls": calls, "rounds": rounds}
+    for path, measured in runs.items():
+        for i, name in enumerate(("rate", "p50_ms", "p99_ms")):
+            result[f"{path}_{name}"] = statistics.median(m[i] for m in measured)
+        errors += sum(m[3] for m in measured)
+    local, remote = result["local_rate"], result["remote_rate"]
+    result.update(
+        errors=errors,
+        rate_ratio=remote / local if local else None,
+        p50_ratio=result["remote_p50_ms"] / result["local_p50_ms"] if local else None,
+        p99_ratio=result["remote_p99_ms"] / result["local_p99_ms"] if local else None,
+        rate=remote,  # what the scenario's summary calls its rate: the cross-node one
+    )
+    return result
 
 
-if __name__ == "__main__":
+def show(result: dict[str, Any]) -> None:
+    """Print a result as lines of text."""
+    for path in PATHS:
+        print(
+            f"{path:6}  {result[f'{path}_rate']:8.0f} calls/s  "
+            f"p50 {result[f'{path}_p50_ms']:6.3f} ms  p99 {result[f'{path}_p99_ms']:6.3f} ms"
+        )
+    print(
+        f"ratio remote/local: calls/s {result['rate_ratio']:.2f}, "
+        f"p50 {result['p50_ratio']:.2f}, p99 {result['p99_ratio']:.2f}; "
+        f"{result['errors']} errors"
+    )
+
+
+def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--redis", help="a running Redis (default: start one on a free port)")
     parser.add_argument("--calls", type=int, default=2000, help="calls per round (2000)")
     parser.add_argument("--rounds", type=int, default=3, help="rounds (3)")
+    parser.add_argument("--warmup", type=int, default=200, help="calls before the clock (200)")
+    parser.add_argument("--result", action="store_true", help="print one RESULT {json} line")
+    parser.add_argument("--lifetime", type=float, default=DEFAULT_LIFETIME)
     args = parser.parse_args()
+    start_process(args.lifetime)
+    exit_on_stdin_eof()
     process = None
     url = args.redis
     if url is None:
         binary = shutil.which("redis-server")
         if binary is None:
             raise SystemExit("redis-server is not installed: apt-get install redis-server")
-        port = _free_port()
-        process = subprocess.Popen(
-            [
-                binary,
-                "--port",
-                str(port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ],
-            stdout=subprocess.DEVNULL,
-        )
-        url = f"redis://127.0.0.1:{port}/0"
-        for _ in range(200):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.05)
+        process, url = start_redis(binary)
     try:
-        asyncio.run(main(url, args.calls, args.rounds))
+        result = asyncio.run(measure(url, args.calls, args.rounds, args.warmup))
     finally:
         if process is not None:
             process.kill()
             process.wait()
+    if args.result:
+        emit("RESULT", result)
+    else:
+        show(result)
+
+
+if __name__ == "__main__":
+    main()

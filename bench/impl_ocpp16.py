@@ -1,14 +1,16 @@
 """``ocpp16``: its ``Server`` as the central system, its ``Client`` as the charge point.
 
 Default options everywhere (strict validation in all four directions); ``--no-ping``
-sets ``ping_interval=None``. The handlers return their response (a plain function, or
-a coroutine function that first sleeps ``--delay`` seconds).
+sets ``ping_interval=None``; ``--metrics`` (server) counts into a Prometheus registry
+of its own, ``Server(metrics=CollectorRegistry())``. The handlers return their response
+(a plain function, or a coroutine function that first sleeps ``--delay`` seconds).
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+import sys
 import time
 from typing import Any
 
@@ -23,8 +25,14 @@ from benchlib import (
 
 from ocpp16 import Client, ClientBase, Server
 
+# Read here, not by benchlib's command line, which every implementation shares.
+METRICS = "--metrics" in sys.argv
+if METRICS:
+    sys.argv.remove("--metrics")
 
-async def serve_forever(delay: float, no_ping: bool) -> None:
+
+def make_server(delay: float, no_ping: bool) -> Server:
+    """The benchmark's central system: handlers for every scenario, not yet serving."""
     boot_response = RESPONSES["BootNotification"]
     heartbeat_response = RESPONSES["Heartbeat"]
 
@@ -47,6 +55,10 @@ async def serve_forever(delay: float, no_ping: bool) -> None:
             return heartbeat_response
 
     options: dict[str, Any] = {"ping_interval": None} if no_ping else {}
+    if METRICS:
+        from prometheus_client import CollectorRegistry
+
+        options["metrics"] = CollectorRegistry()
     server = Server(**options)
 
     # Scenario 5 (bench/queue_cost.py): charging sessions.
@@ -66,6 +78,11 @@ async def serve_forever(delay: float, no_ping: bool) -> None:
         client.on("MeterValues", on_empty)
         client.on("StopTransaction", on_empty)
 
+    return server
+
+
+async def serve_forever(delay: float, no_ping: bool) -> None:
+    server = make_server(delay, no_ping)
     port = await server.listen(0, host=HOST)
     announce_port(port)
     await server.serve_forever()

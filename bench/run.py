@@ -8,9 +8,15 @@ after which it is killed: the harness never hangs. See BENCHMARKS.md for the met
 Scenarios:
   roundtrip    sequential BootNotification round trips, each implementation on both ends
   pipeline     pipelined CALLs from a raw client into each implementation's central system
+               (also ocpp16 with metrics on, "ocpp16-metrics": the cost of counting)
   many         N charge points connected at once: handshakes/s, time, RSS per connection
   concurrency  20 pipelined CALLs whose handlers sleep 50 ms: time until all replies
   queue        ocpp16 only: charging sessions with the offline queue (memory, SQLite) vs without
+  cluster      ocpp16 only: cross-node call_request through a real redis-server vs local
+               (skipped, with a message, when redis-server is not installed)
+
+Implementation "ocpp16-asgi" is ocpp16's Server mounted as an ASGI app (server.asgi()) under
+uvicorn rather than listen(): scenarios 1 and 2, as ratios against ocpp16 in the same run.
 """
 
 from __future__ import annotations
@@ -45,13 +51,19 @@ CHART = BENCH / "chart.png"
 MARKDOWN = ROOT / "BENCHMARKS.md"
 MD_START, MD_END = "<!-- results:start -->", "<!-- results:end -->"
 
-SCENARIOS = ("roundtrip", "pipeline", "many", "concurrency", "queue")
+SCENARIOS = ("roundtrip", "pipeline", "many", "concurrency", "queue", "cluster")
 SCENARIO_TITLES = {
     "roundtrip": "1. Sequential round trips",
     "pipeline": "2. Pipelined inbound",
     "many": "3. Many charge points",
     "concurrency": "4. Handler concurrency",
     "queue": "5. The cost of queueing",
+    "cluster": "6. The cost of a cluster",
+}
+# Scenario 6's two paths (bench/cluster_cost.py), as its table names them.
+CLUSTER_PATHS = {
+    "local": "local: `call_request` on node A, which holds the charge point",
+    "remote": "cross-node: `call_request` on node B, through Redis and node A",
 }
 # Scenario 5's charge points (bench/queue_cost.py), as its table names them.
 QUEUE_VARIANTS = {
@@ -60,20 +72,22 @@ QUEUE_VARIANTS = {
     "sqlite": 'Client(store="q.sqlite3"): SQLite, synchronous=FULL (the default)',
     "sqlite_normal": 'Client(store=SQLiteStore("q.sqlite3", synchronous="NORMAL"))',
 }
-IMPLS = ("ocpp16", "mobilityhouse", "plain", "ocpp-ts", "ocpp-rpc")
+IMPLS = ("ocpp16", "ocpp16-metrics", "ocpp16-asgi", "mobilityhouse", "plain", "ocpp-ts", "ocpp-rpc")
 # The Node.js peers: the npm package each needs in bench/js/node_modules, and its script.
 JS_IMPLS = {"ocpp-ts": "impl_ocppts.js", "ocpp-rpc": "impl_ocpprpc.js"}
 IMPL_LABELS = {
     "ocpp16": "ocpp16",
+    "ocpp16-metrics": "ocpp16, Server(metrics=...)",
+    "ocpp16-asgi": "ocpp16 mounted (server.asgi() under uvicorn)",
     "mobilityhouse": "mobilityhouse ocpp",
     "plain": "plain websockets (floor)",
     "ocpp-ts": "ocpp-ts (Node.js)",
     "ocpp-rpc": "ocpp-rpc (Node.js, strict mode)",
 }
-QUICK_IMPLS = ("ocpp16", "plain", "mobilityhouse")
+QUICK_IMPLS = ("ocpp16", "ocpp16-metrics", "ocpp16-asgi", "plain", "mobilityhouse")
 
 SERVER_START_TIMEOUT = 30.0  # seconds for a server to print its port
-DASH, MINUS = "\u2013", "\u2212"  # for the Markdown tables
+DASH, MINUS, DIVIDE = "\u2013", "\u2212", "\u00f7"  # for the Markdown tables
 SETTLE = 0.3  # seconds a server idles before its memory is read
 
 
@@ -235,7 +249,10 @@ def cpu_seconds(pid: int) -> float:
 def impl_cmd(impl: str, *args: str) -> list[str]:
     if impl in JS_IMPLS:
         return ["node", str(JS_DIR / JS_IMPLS[impl]), *args]
-    return [sys.executable, str(BENCH / f"impl_{impl}.py"), *args]
+    if impl == "ocpp16-metrics":
+        # The same central system, counting into a Prometheus registry of its own.
+        return [sys.executable, str(BENCH / "impl_ocpp16.py"), *args, "--metrics"]
+    return [sys.executable, str(BENCH / f"impl_{impl.replace('-', '_')}.py"), *args]
 
 
 def load_env() -> dict[str, str]:
@@ -245,6 +262,10 @@ def load_env() -> dict[str, str]:
 
 def queue_cmd(*args: str) -> list[str]:
     return [sys.executable, str(BENCH / "queue_cost.py"), *args]
+
+
+def cluster_cmd(*args: str) -> list[str]:
+    return [sys.executable, str(BENCH / "cluster_cost.py"), *args]
 
 
 def load_cmd(*args: str) -> list[str]:
@@ -308,6 +329,8 @@ class Config:
     burst_repeat: int
     queue_sessions: int
     queue_meter_values: int
+    cluster_calls: int
+    cluster_warmup: int
 
 
 def run_roundtrip(cfg: Config, impl: str) -> dict[str, Any]:
@@ -391,6 +414,32 @@ def run_queue(cfg: Config, impl: str) -> dict[str, Any]:
         server.stop()
 
 
+def run_cluster(cfg: Config, impl: str) -> dict[str, Any]:
+    """Scenario 6: local and cross-node call_request, taking turns, on a redis-server of its own."""
+    import benchlib
+
+    binary = shutil.which("redis-server")
+    if binary is None:  # checked in main(); the scenario is skipped there
+        raise BenchError("redis-server is not installed")
+    calls = 2 * (cfg.cluster_calls + cfg.cluster_warmup)
+    timeout = 30 + calls * 0.02  # at least 50 calls/s
+    lifetime = timeout + 60
+    try:
+        redis, url = benchlib.start_redis(binary)
+    except RuntimeError as exc:
+        raise BenchError(str(exc)) from exc
+    try:
+        args = [
+            "--redis", url, "--calls", str(cfg.cluster_calls), "--rounds", "1",
+            "--warmup", str(cfg.cluster_warmup), "--result", "--lifetime", f"{lifetime:.0f}",
+        ]  # fmt: skip
+        with running("cluster calls", cluster_cmd(*args)) as client:
+            return client.expect_json("RESULT", timeout)
+    finally:
+        redis.kill()
+        redis.wait()
+
+
 def many_connections(cfg: Config, impl: str, n: int) -> dict[str, Any]:
     """One server, a warm-up charge point, then ``n`` at once; the server's RSS in between."""
     timeout = 60 + n * 0.05  # at least 20 charge points/s
@@ -440,10 +489,14 @@ def many_connections(cfg: Config, impl: str, n: int) -> dict[str, Any]:
 
 SUPPORTED: dict[str, set[str]] = {
     "ocpp16": set(SCENARIOS),
-    # Scenario 5 measures ocpp16's own queue against ocpp16 without it.
-    "mobilityhouse": set(SCENARIOS) - {"queue"},
-    "plain": set(SCENARIOS) - {"queue"},
-    "ocpp-ts": set(SCENARIOS) - {"queue"},
+    # The pipelined scenario again, with metrics on: their cost on the frame path.
+    "ocpp16-metrics": {"pipeline"},
+    # The same Server mounted under uvicorn: the frame path, sequential and pipelined.
+    "ocpp16-asgi": {"roundtrip", "pipeline"},
+    # Scenarios 5 and 6 measure ocpp16's own queue and cluster against ocpp16 without them.
+    "mobilityhouse": set(SCENARIOS) - {"queue", "cluster"},
+    "plain": set(SCENARIOS) - {"queue", "cluster"},
+    "ocpp-ts": set(SCENARIOS) - {"queue", "cluster"},
     # The peer of the sequential and the pipelined scenarios.
     "ocpp-rpc": {"roundtrip", "pipeline"},
 }
@@ -469,6 +522,8 @@ def measure(cfg: Config, case: Case) -> dict[str, Any]:
         return run_concurrency(cfg, case.impl)
     if case.scenario == "queue":
         return run_queue(cfg, case.impl)
+    if case.scenario == "cluster":
+        return run_cluster(cfg, case.impl)
     return many_connections(cfg, case.impl, case.size)
 
 
@@ -483,6 +538,8 @@ def plan(cfg: Config) -> list[Case]:
             sizes = [cfg.burst_calls]
         elif scenario == "queue":
             sizes = [cfg.queue_sessions]
+        elif scenario == "cluster":
+            sizes = [cfg.cluster_calls]
         else:
             sizes = cfg.connections
         for size in sizes:
@@ -528,6 +585,14 @@ def summarize(case: Case) -> dict[str, Any]:
             summary[f"max_{name}_rate"] = max((r[f"{name}_rate"] for r in runs), default=None)
             if name != "plain":
                 summary[f"median_{name}_ratio"] = median_of(runs, f"{name}_ratio")
+    elif case.scenario == "cluster":
+        for path in CLUSTER_PATHS:
+            for key in ("rate", "p50_ms", "p99_ms"):
+                summary[f"median_{path}_{key}"] = median_of(runs, f"{path}_{key}")
+            summary[f"min_{path}_rate"] = min((r[f"{path}_rate"] for r in runs), default=None)
+            summary[f"max_{path}_rate"] = max((r[f"{path}_rate"] for r in runs), default=None)
+        for key in ("rate_ratio", "p50_ratio", "p99_ratio"):
+            summary[f"median_{key}"] = median_of(runs, key)
     elif case.scenario == "concurrency":
         summary.update(median_seconds=median_of(runs, "elapsed"))
         times = [r["elapsed"] for r in runs]
@@ -610,6 +675,15 @@ def targets(summaries: list[dict[str, Any]], cfg: Config) -> list[dict[str, Any]
                 None if r is None else r <= 0.6,
                 "{:.2f}",
             )
+        r = ratio(rate(scenario, "ocpp16-metrics"), rate(scenario, "ocpp16"))
+        if r is not None:
+            # What counting costs, reported: the issue sets no bar for it.
+            add(f"{label}: ocpp16 with metrics / without", r, "reported", None, "{:.2f}")
+        r = ratio(rate(scenario, "ocpp16-asgi"), rate(scenario, "ocpp16"))
+        if r is not None:
+            # Measured, not a target: what serving through uvicorn costs.
+            name = f"{label}: ocpp16 mounted under uvicorn / listen()"
+            add(name, r, "(measured)", None, "{:.2f}")
     if "many" in cfg.scenarios and cfg.connections:
         n = max(cfg.connections)
         mine, floor = find(summaries, "many", "ocpp16", n), find(summaries, "many", "plain", n)
@@ -730,6 +804,34 @@ def markdown(report: dict[str, Any]) -> str:
                         f"{fmt_num(s[f'max_{name}_rate'])} | {fmt_num(r, '.2f')} | "
                         f"{errors_cell(s)} |"
                     )
+        elif scenario == "cluster":
+            s = find(summaries, scenario, "ocpp16")
+            lines.append(
+                f"{cfg['cluster_calls']:,} Reset round trips back to back, then as many again "
+                "from the other node, taking turns, per run: two ocpp16 `Server` nodes in one "
+                "process, each with its own `RedisCluster` on one `redis-server` the harness "
+                "starts on a free port (no persistence), and one ocpp16 `Client` connected to "
+                "node A. The ratios are the medians over rounds of each run's ratio."
+            )
+            lines.append("")
+            lines.append(
+                f"| path | calls/s (median) | min {DASH} max | p50 (ms) | p99 (ms) | errors |"
+            )
+            lines.append("|---|---:|---:|---:|---:|---:|")
+            if s is not None:
+                for path, label in CLUSTER_PATHS.items():
+                    lines.append(
+                        f"| {label} | {fmt_num(s[f'median_{path}_rate'])} | "
+                        f"{fmt_num(s[f'min_{path}_rate'])} {DASH} "
+                        f"{fmt_num(s[f'max_{path}_rate'])} | "
+                        f"{fmt_num(s[f'median_{path}_p50_ms'], '.3f')} | "
+                        f"{fmt_num(s[f'median_{path}_p99_ms'], '.3f')} | {errors_cell(s)} |"
+                    )
+                rate, p50, p99 = (
+                    "**" + fmt_num(s[f"median_{key}_ratio"], ".2f") + "**"
+                    for key in ("rate", "p50", "p99")
+                )
+                lines.append(f"| **cross-node {DIVIDE} local** | {rate} | | {p50} | {p99} | |")
         elif scenario == "concurrency":
             lines.append(
                 f"{cfg['burst_calls']} pipelined Heartbeats, each handler awaits "
@@ -790,7 +892,8 @@ def markdown(report: dict[str, Any]) -> str:
         lines.append("")
     if report.get("skipped"):
         for impl, why in report["skipped"].items():
-            lines.append(f"*{IMPL_LABELS.get(impl, impl)} skipped: {why}.*")
+            name = "Scenario 6" if impl == "cluster" else IMPL_LABELS.get(impl, impl)
+            lines.append(f"*{name} skipped: {why}.*")
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
 
@@ -821,6 +924,8 @@ def write_chart(report: dict[str, Any], path: Path) -> str | None:
     impls = report["config"]["impls"]
     colors = {
         "ocpp16": "#1f77b4",
+        "ocpp16-metrics": "#9ecae1",
+        "ocpp16-asgi": "#aec7e8",
         "mobilityhouse": "#ff7f0e",
         "plain": "#7f7f7f",
         "ocpp-ts": "#2ca02c",
@@ -1025,6 +1130,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--queue-meter-values", type=int, help="scenario 5: MeterValues per session (50)"
     )
+    p.add_argument("--cluster-calls", type=int, help="scenario 6: calls per path per run (2000)")
     p.add_argument(
         "--json",
         type=Path,
@@ -1102,6 +1208,8 @@ def config_from(args: argparse.Namespace) -> Config:
         burst_repeat=pick(args.burst_repeat, 2, 5),
         queue_sessions=pick(args.queue_sessions, 2, 20),
         queue_meter_values=pick(args.queue_meter_values, 5, 50),
+        cluster_calls=pick(args.cluster_calls, 50, 2000),
+        cluster_warmup=pick(None, 10, 200),
     )
 
 
@@ -1135,6 +1243,10 @@ def main(argv: list[str] | None = None) -> int:
                 log(f"skipping {impl}: {why}")
                 skipped[impl] = why
                 cfg.impls.remove(impl)
+    if "cluster" in cfg.scenarios and shutil.which("redis-server") is None:
+        skipped["cluster"] = "redis-server is not installed (apt-get install redis-server)"
+        log(f"skipping scenario 6: {skipped['cluster']}")
+        cfg.scenarios.remove("cluster")
     machine = machine_info(cfg.impls)
     log(
         f"machine: {machine['cpu_model']}, {machine['cpus']} cores, Python {machine['python']}, "
@@ -1208,6 +1320,11 @@ def brief(scenario: str, result: dict[str, Any]) -> str:
         return f"{result['rate']:,.0f}/s, {errors} errors"
     if scenario == "concurrency":
         return f"{result['elapsed'] * 1000:.1f} ms, {errors} errors"
+    if scenario == "cluster":
+        return (
+            f"local {result['local_rate']:,.0f}/s, cross-node {result['remote_rate']:,.0f}/s "
+            f"({result['rate_ratio']:.2f}x), {errors} errors"
+        )
     if scenario == "queue":
         return (
             f"{result['plain_rate']:,.0f}/s without a queue, SQLite {result['sqlite_ratio']:.2f}x, "

@@ -15,7 +15,8 @@ Public modules: :mod:`ocpp16.errors` (the exception tree), :mod:`ocpp16.protocol
 :mod:`ocpp16.chargepoint` (a charge point's session: reconnecting, booting,
 heartbeats, configuration keys), :mod:`ocpp16.store` (where a charge point
 keeps the CALLs it must not lose), :mod:`ocpp16.observer` (structured hooks
-into connections), :mod:`ocpp16.handlers` (the types of handlers and of their
+into connections), :mod:`ocpp16.metrics` (Prometheus metrics, the ``metrics``
+extra), :mod:`ocpp16.handlers` (the types of handlers and of their
 ``cb``, for type checkers) and :mod:`ocpp16.testing` (a ``Server`` and a
 ``Client`` connected in memory, and pytest fixtures, to test handlers without
 sockets; imported on demand).

@@ -83,6 +83,15 @@ class Cluster(abc.ABC):
         """
         return LocalRegistry(max_connections=max_connections, duplicate_id=duplicate_id)
 
+    @property
+    def available(self) -> bool | None:
+        """Whether the shared store answered the last time this node tried it.
+
+        ``None`` for a cluster without one (:class:`LocalCluster`); a
+        server's ``GET /health`` reports it as ``"redis"``.
+        """
+        return None
+
     async def start(self) -> None:  # noqa: B027 - optional hook
         """Connect to the shared store, if any (idempotent)."""
 

@@ -300,6 +300,13 @@ class Dispatcher:
             value = await awaitable
         except Exception as exc:
             call._failed(exc, listener)
+        except asyncio.CancelledError as exc:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise  # this task was cancelled (close()'s deadline): nobody waits for a reply
+            # The handler awaited something that another party cancelled: a failure like
+            # any other, answered now rather than when handler_timeout runs out.
+            call._failed(exc, listener)
         else:
             call._returned(value, mode, listener)
 

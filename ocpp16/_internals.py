@@ -1,4 +1,4 @@
-"""The one module that relies on private details of ``pyee``.
+"""The one module that relies on private details of ``pyee``, or steps a coroutine by hand.
 
 Everything else in ``ocpp16`` uses what this module exposes. What it relies on,
 each checked by ``tests/test_thirdparty_internals.py`` (and bounded by the
@@ -12,18 +12,24 @@ dependency pins in ``pyproject.toml``):
   (for ``once()`` a wrapper that removes itself). :func:`listener_table` hands
   out that dict, so that the frame path looks a listener up with one ``dict``
   access instead of a method call per frame.
+* An ASGI server's ``send()`` is a coroutine that usually completes without
+  suspending. :func:`stepped_send` steps it by hand, so that a frame costs
+  neither a task nor a loop iteration, and :func:`finish_send` drives a send
+  that had to wait (the server's backpressure) to its end.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping
+import contextlib
+import functools
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Any, TypeAlias
 
 from pyee.asyncio import AsyncIOEventEmitter
 
-__all__ = ["SafeEmitter", "listener_table"]
+__all__ = ["SafeEmitter", "finish_send", "listener_table", "stepped_send"]
 
 ListenerTable: TypeAlias = Mapping[str, Mapping[Callable[..., Any], Callable[..., Any]]]
 """Event name → (listener as registered → what to call): pyee's ``_events``."""
@@ -126,3 +132,91 @@ def listener_table(emitter: SafeEmitter) -> ListenerTable:
         The table.
     """
     return emitter._events
+
+
+def stepped_send(
+    send: Callable[[str], Coroutine[Any, Any, None]],
+    closed: type[BaseException] | tuple[type[BaseException], ...],
+    translate: Callable[[BaseException], BaseException],
+) -> Callable[[str], Awaitable[None] | None]:
+    """Make a send function that steps the coroutine ``send(text)`` by hand.
+
+    The function returns ``None`` when the send completed without suspending
+    (the socket took the data), or an awaitable that finishes it (see
+    :func:`finish_send`) when it had to wait (backpressure): the caller must
+    await it before sending anything else, which keeps frames in order.
+
+    Args:
+        send: The coroutine function that sends one text frame
+            (an ASGI server's ``send`` of one ``websocket.send`` message).
+        closed: The exception type(s) ``send`` raises on a closed connection.
+        translate: Turns such an exception into the one to raise instead.
+
+    Returns:
+        The send function.
+    """
+    # A partial rather than a closure: one is made per connection, and a
+    # partial weighs about half as much as a function with its three cells.
+    return functools.partial(_step, send, closed, translate)
+
+
+def _step(
+    send: Callable[[str], Coroutine[Any, Any, None]],
+    closed: type[BaseException] | tuple[type[BaseException], ...],
+    translate: Callable[[BaseException], BaseException],
+    text: str,
+) -> Awaitable[None] | None:
+    """Step ``send(text)`` once: ``None`` if it completed, else what finishes it."""
+    coroutine = send(text)
+    try:
+        waiting = coroutine.send(None)
+    except StopIteration:
+        return None
+    except closed as exc:
+        raise translate(exc) from exc
+    return finish_send(coroutine, waiting, closed, translate)
+
+
+async def finish_send(
+    send: Coroutine[Any, Any, None],
+    waiting: Any,
+    closed: type[BaseException] | tuple[type[BaseException], ...] = (),
+    translate: Callable[[BaseException], BaseException] | None = None,
+) -> None:
+    """Drive a send that had to wait to its end.
+
+    Args:
+        send: The send coroutine, suspended.
+        waiting: What it yielded when it suspended: a future it waits for, or
+            ``None`` for a bare yield.
+        closed: The exception type(s) that mean the connection closed.
+        translate: Turns such an exception into the one to raise instead.
+    """
+    try:
+        while True:
+            try:
+                # The coroutine reads the outcome of the future it waits for
+                # itself, once resumed: here only wait for it to be done.
+                if waiting is None:
+                    await asyncio.sleep(0)
+                else:
+                    await asyncio.wait((waiting,))
+            except asyncio.CancelledError:
+                # Unwind the send where it waits rather than drop it there: its
+                # frames may include an async generator (uvicorn's sends go through
+                # websockets' send_context)
+                # that, closed mid-await, stays "running" until the garbage
+                # collector meets it and the loop reports "aclose(): asynchronous
+                # generator is already running".
+                with contextlib.suppress(BaseException):
+                    send.throw(asyncio.CancelledError())
+                send.close()
+                raise
+            try:
+                waiting = send.send(None)
+            except StopIteration:
+                return
+    except closed as exc:
+        if translate is None:
+            raise
+        raise translate(exc) from exc

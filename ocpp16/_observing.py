@@ -71,6 +71,18 @@ class Hooks(Protocol):
     def refused(self, cp_id: str | None, status: int, reason: str, /) -> None:
         """See ``Observer.refused``."""
 
+    def handshake_timeout(self, remote_address: Any, /) -> None:
+        """See ``Observer.handshake_timeout``."""
+
+    def queue_changed(self, connection: Any, depth: int, /) -> None:
+        """See ``Observer.queue_changed``."""
+
+    def call_retried(self, connection: Any, action: str, attempts: int, error: Any, /) -> None:
+        """See ``Observer.call_retried``."""
+
+    def call_dropped(self, connection: Any, action: str, error: Any, /) -> None:
+        """See ``Observer.call_dropped``."""
+
 
 def check(observer: object) -> Hooks:
     """Return ``observer`` if it has every hook; raise a clear TypeError otherwise."""

@@ -218,6 +218,13 @@ class OfflineQueue:
         self._other.clear()
         for call in self._store.load():
             self._add_entry(_Entry(call, None, timeout))
+        self._depth_changed()
+
+    def _depth_changed(self) -> None:
+        """Tell the client's observers how many CALLs are queued now."""
+        client = self._client
+        if client._observers:
+            client._notify("queue_changed", client, len(self._queue))
 
     def _add_entry(self, entry: _Entry) -> None:
         self._queue[entry.seq] = entry
@@ -283,6 +290,7 @@ class OfflineQueue:
         future.seq, future.owner, future.transaction_id = stored.seq, self, None
         seconds = client.options.call_timeout if timeout is None else timeout
         self._add_entry(_Entry(stored, future, seconds))
+        self._depth_changed()
         self._work.set()
         return future
 
@@ -353,6 +361,9 @@ class OfflineQueue:
         self._forget(entry)
         client = self._client
         client.logger.warning("dropped queued %s (%s): %s", entry.action, entry.message_id, error)
+        if client._observers:
+            client._notify("call_dropped", client, entry.action, error)
+            client._notify("queue_changed", client, len(self._queue))
         client._emit_safe("message_dropped", entry.action, entry.payload, error)
         future, entry.future = entry.future, None
         if future is not None and not future.done():
@@ -424,6 +435,8 @@ class OfflineQueue:
             # OCPP 1.6 §9.1 TransactionMessageAttempts: given up.
             self._drop(entry, error)
             return
+        if client._observers:
+            client._notify("call_retried", client, entry.action, entry.attempts, error)
         if fresh:
             entry.message_id = self._new_id()
         self._store.update(entry.seq, message_id=entry.message_id, attempts=entry.attempts)
@@ -458,6 +471,7 @@ class OfflineQueue:
         else:
             self._store.remove(entry.seq)
         self._forget(entry)
+        self._depth_changed()
         if entry.action == "StartTransaction" and transaction_id is None:
             for other in [e for e in self._queue.values() if e.transaction_ref == entry.seq]:
                 self._drop(other, Ocpp16Error("its StartTransaction's answer had no transactionId"))

@@ -132,6 +132,8 @@ class RedisCluster(Cluster):
         try:
             import redis.asyncio as aioredis
             import redis.exceptions
+            from redis.asyncio.retry import Retry
+            from redis.backoff import NoBackoff
         except ImportError as exc:  # pragma: no cover - the redis extra is in dev
             raise ImportError('RedisCluster needs redis-py: pip install "ocpp16[redis]"') from exc
         if not isinstance(presence_ttl, int | float) or not (
@@ -150,12 +152,23 @@ class RedisCluster(Cluster):
             OSError,
         )
         self._faults: tuple[type[BaseException], ...] = (*self._errors, TimeoutError)
+        timeouts = {
+            "socket_connect_timeout": min(2.0, self.presence_ttl),
+            "socket_timeout": min(5.0, self.presence_ttl),
+        }
+        # Commands: a pooled connection that Redis closed (it restarted) fails once,
+        # then the command goes again on a new one; while Redis is gone both fail at
+        # once (connection refused). Without the retry, the first answer a node
+        # published after a restart was lost, and its caller waited out its timeout.
         self._redis = aioredis.Redis.from_url(
             url,
             decode_responses=True,
-            socket_connect_timeout=min(2.0, self.presence_ttl),
-            socket_timeout=min(5.0, self.presence_ttl),
+            retry=Retry(NoBackoff(), 1, (redis.exceptions.ConnectionError,)),
+            **timeouts,  # type: ignore[arg-type]
         )
+        # The subscription: no retry, so that a lost connection reaches _listen, which
+        # fails the calls whose answers were on it and subscribes again.
+        self._subscriber = aioredis.Redis.from_url(url, decode_responses=True, **timeouts)  # type: ignore[arg-type]
         self._refresh = self._redis.register_script(_REFRESH)
         self._release = self._redis.register_script(_RELEASE)
         self._channel = self._node_channel(self.node_id)
@@ -163,9 +176,14 @@ class RedisCluster(Cluster):
         self._closed = False
         self._available = False
         self._ready = asyncio.Event()
+        self._stopping = asyncio.Event()  # set by close(): the loops end at their next wait
         self._tasks: set[asyncio.Task[Any]] = set()
         self._order: dict[str, asyncio.Lock] = {}
         self._pending: dict[str, tuple[asyncio.Future[dict[str, Any]], str]] = {}
+        # Every remote call of this node not yet ended, sent or not: close() ends them.
+        self._outstanding: set[asyncio.Future[dict[str, Any]]] = set()
+        # Calls of other nodes that this node's connections are making: (origin, id) -> future.
+        self._serving: dict[tuple[str, str], asyncio.Future[dict[str, Any]]] = {}
 
     # ------------------------------------------------------------------ keys
 
@@ -224,12 +242,25 @@ class RedisCluster(Cluster):
         if self._closed:
             return
         self._closed = True
+        self._stopping.set()
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()
         if tasks:
+            # A cancel can be lost on Python 3.11: asyncio.wait_for (gh-86296, fixed in
+            # 3.12), which redis-py's Connection.send_packed_command awaits whenever a
+            # socket_timeout is set, returns the inner result when the cancel arrives
+            # just after that inner write finished, and the task goes on uncancelled.
+            # That is why close() once hung: the heartbeat went on beating. The loops
+            # therefore also end on _stopping, at their next wait; a one-shot task that
+            # lost its cancel ends with its Redis command, bounded by socket_timeout.
+            # The bound here is only a safety net for such a task.
             await asyncio.wait(tasks, timeout=2.0)
-        self._fail_pending(ClusterUnavailable("the cluster was closed"))
+        # Sent or still waiting their turn (a task cancelled before it ran ends nothing).
+        closed = ClusterUnavailable("the cluster was closed")
+        for future in list(self._outstanding):
+            if not future.done():
+                future.set_exception(closed)
         if self._server is not None:
             ids = list(self._server.registry.connections)
             with contextlib.suppress(*self._errors, asyncio.TimeoutError):
@@ -239,6 +270,7 @@ class RedisCluster(Cluster):
         with contextlib.suppress(*self._faults):
             async with asyncio.timeout(2.0):
                 await self._redis.aclose()
+                await self._subscriber.aclose()
 
     async def _apply(self, op: Callable[[str], Awaitable[None]], cp_id: str) -> None:
         """Apply a claim or a release to Redis; never fail or hold local work for long.
@@ -277,7 +309,7 @@ class RedisCluster(Cluster):
     async def _heartbeat(self) -> None:
         """Refresh (or, after Redis came back, recreate) this node's charge point keys."""
         interval = self.presence_ttl / 3
-        while True:
+        while not self._closed:
             try:
                 ids = list(self._server.registry.connections) if self._server else []
                 for start in range(0, len(ids), 500):
@@ -291,9 +323,15 @@ class RedisCluster(Cluster):
                 self._back(len(ids))
             except self._errors as exc:
                 self._lost(exc)
-                await asyncio.sleep(min(interval, self.retry_interval))
+                await self._pause(min(interval, self.retry_interval))
                 continue
-            await asyncio.sleep(interval)
+            await self._pause(interval)
+
+    async def _pause(self, seconds: float) -> None:
+        """Wait ``seconds``, or until close() began."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                await self._stopping.wait()
 
     def _lost(self, exc: BaseException) -> None:
         if self._available:
@@ -309,12 +347,12 @@ class RedisCluster(Cluster):
 
     async def _listen(self) -> None:
         """Read this node's channel; resubscribe after Redis comes back."""
-        while True:
-            pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+        while not self._closed:
+            pubsub = self._subscriber.pubsub(ignore_subscribe_messages=True)
             try:
                 await pubsub.subscribe(self._channel)
                 self._ready.set()
-                while True:
+                while not self._closed:
                     message = await pubsub.get_message(timeout=1.0)
                     if message is not None:
                         self._on_message(message.get("data"))
@@ -327,7 +365,7 @@ class RedisCluster(Cluster):
                 # Exception only: a cancel arriving here must end the loop.
                 with contextlib.suppress(Exception):
                     await pubsub.aclose()  # type: ignore[no-untyped-call]
-            await asyncio.sleep(self.retry_interval)
+            await self._pause(self.retry_interval)
 
     def _fail_pending(self, exc: Exception) -> None:
         pending, self._pending = self._pending, {}
@@ -350,6 +388,8 @@ class RedisCluster(Cluster):
                 self._on_answer(message)
             elif kind == "kick":
                 self._on_kick(message)
+            elif kind == "cancel":
+                self._on_cancel(message)
             else:
                 raise ValueError(f"unknown message type {kind!r}")
         except Exception as exc:
@@ -375,7 +415,25 @@ class RedisCluster(Cluster):
             return
         # Queued with the local calls of this connection: order and call_concurrency hold.
         future = connection.call_request(action, payload, timeout=timeout)
-        future.add_done_callback(lambda f: self._spawn(self._publish(reply, _answer(call_id, f))))
+        key = (origin, call_id)
+        self._serving[key] = future
+
+        def answer(done: asyncio.Future[dict[str, Any]]) -> None:
+            self._serving.pop(key, None)
+            if not done.cancelled():  # cancelled by its caller, who awaits nothing more
+                self._spawn(self._publish(reply, _answer(call_id, done)))
+
+        future.add_done_callback(answer)
+
+    def _on_cancel(self, message: dict[str, Any]) -> None:
+        """The calling node cancelled a call: cancel it here, as a local cancel would."""
+        call_id, origin = message["id"], message["from"]
+        if not isinstance(call_id, str) or not isinstance(origin, str):
+            raise ValueError("id and from must be strings")
+        future = self._serving.pop((origin, call_id), None)
+        if future is not None:
+            # Frees its place in the connection's queue (a CALL not yet sent is never sent).
+            future.cancel()
 
     async def _publish(self, channel: str, message: dict[str, Any]) -> None:
         try:
@@ -441,6 +499,11 @@ class RedisCluster(Cluster):
                 return future
             except LookupError:
                 pass  # not an OCPP action: the owning node's connection decides
+        if self._closed:
+            future.set_exception(ClusterUnavailable("the cluster was closed"))
+            return future
+        self._outstanding.add(future)
+        future.add_done_callback(self._outstanding.discard)
         seconds = timeout if timeout is not None else options.call_timeout
         self._spawn(self._call(future, cp_id, action, payload, seconds))
         return future
@@ -454,13 +517,22 @@ class RedisCluster(Cluster):
         timeout: float,
     ) -> None:
         call_id = uuid.uuid4().hex
-        # Calls to one charge point leave this node in the order made (the lock is FIFO).
+        await self._in_order(
+            cp_id, lambda: self._send_call(future, call_id, cp_id, action, payload, timeout)
+        )
+
+    async def _in_order(self, cp_id: str, step: Callable[[], Awaitable[None]]) -> None:
+        """Run ``step`` once this node's earlier messages about ``cp_id`` have left.
+
+        Calls and cancels for one charge point leave this node in the order made (the
+        lock is FIFO), so they reach its owning node in that order.
+        """
         lock = self._order.get(cp_id)
         if lock is None:
             lock = self._order[cp_id] = asyncio.Lock()
         try:
             async with lock:
-                await self._send_call(future, call_id, cp_id, action, payload, timeout)
+                await step()
         finally:
             if not lock.locked() and self._order.get(cp_id) is lock:
                 del self._order[cp_id]
@@ -479,9 +551,15 @@ class RedisCluster(Cluster):
             if not self._ready.is_set():
                 async with asyncio.timeout(min(2.0, self.presence_ttl)):
                     await self._ready.wait()
+            if future.done():
+                return  # cancelled by its caller before it left: nothing is sent
             node = await self._locate(cp_id)
             if node is None or node == self.node_id:
                 raise NotConnected(cp_id)
+            if future.done():
+                return
+            if self._closed:  # its task lost the cancel of close() (see close)
+                raise ClusterUnavailable("the cluster was closed")
             self._pending[call_id] = (future, cp_id)
             message = {
                 "t": "call",
@@ -513,11 +591,18 @@ class RedisCluster(Cluster):
             timeout, self._finish, call_id, future, CallTimeout(action, call_id, timeout)
         )
 
-        def done(_: asyncio.Future[dict[str, Any]]) -> None:
+        def done(ended: asyncio.Future[dict[str, Any]]) -> None:
             handle.cancel()
             self._pending.pop(call_id, None)
+            if ended.cancelled():
+                # The owning node cancels its own future: the CALL leaves its queue.
+                self._spawn(self._in_order(cp_id, lambda: self._cancel_remote(node, call_id)))
 
         future.add_done_callback(done)
+
+    async def _cancel_remote(self, node: str, call_id: str) -> None:
+        message = {"t": "cancel", "id": call_id, "from": self.node_id}
+        await self._publish(self._node_channel(node), message)
 
     def _finish(self, call_id: str, future: asyncio.Future[Any], exc: BaseException) -> None:
         self._pending.pop(call_id, None)

@@ -3,8 +3,8 @@
 A :class:`~ocpp16.connection.ClientBase` moves text between its protocol core
 and a :class:`Transport`, and knows nothing else of the wire: the WebSocket
 library, an ASGI server or an in-memory pipe are each one implementation
-(``ocpp16._wire`` over ``websockets``' sans-I/O layer, ``ocpp16._memory_transport``
-for tests).
+(``ocpp16._wire`` over ``websockets``' sans-I/O layer, ``ocpp16._asgi_transport``
+over an ASGI server's WebSocket messages, ``ocpp16._memory_transport`` for tests).
 
 Incoming frames are pushed: the transport calls the connection once per frame
 (:meth:`Transport.start_reading`), and the connection asks it to stop and go on
@@ -45,9 +45,10 @@ class Transport(Protocol):
             when the connection is closed. An attribute rather than a method,
             so that an implementation may bind the fastest function it has.
         ping_interval: Seconds between keepalive pings, ``None`` for none;
-            settable while open.
+            settable while open. Where the pings are another server's (ASGI),
+            the value is kept and changes nothing on the wire.
         ping_timeout: Seconds to wait for a pong before the connection is
-            dropped, ``None`` to wait forever; settable while open.
+            dropped, ``None`` to wait forever; settable while open (kept alike).
     """
 
     # Read-only: an implementation may bind a function to an attribute or

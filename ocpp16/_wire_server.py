@@ -51,6 +51,8 @@ class Owner(Protocol):
 
     def _answer_http(self, method: str, path: str) -> HttpAnswer | None: ...
 
+    def _handshake_timed_out(self, remote_address: Any) -> None: ...
+
     async def _decide(
         self,
         path: str,
@@ -116,9 +118,8 @@ class ServerWire(Wire):
     def _handshake_expired(self) -> None:
         self._handshake_timer = None
         if self.ws.state is _CONNECTING:
-            self.listener.owner.logger.info(
-                "opening handshake from %s timed out", self.remote_address
-            )
+            # Logged, and told to the observers (metrics count it as a refusal).
+            self.listener.owner._handshake_timed_out(self.remote_address)
             opening = self._opening
             if opening is not None:
                 opening.cancel()
@@ -141,6 +142,9 @@ class ServerWire(Wire):
                 answer = owner._answer_http("GET", request.path)
                 if answer is not None:
                     response = ws.reject(answer.status, "")
+                    # websockets' Headers add a value on assignment: replace reject()'s own.
+                    del response.headers["Content-Type"]
+                    del response.headers["Content-Length"]
                     response.headers["Content-Type"] = answer.content_type
                     response.headers["Content-Length"] = str(len(answer.body))
                     response.body = answer.body

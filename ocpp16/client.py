@@ -14,11 +14,14 @@ from ocpp16._wire_client import open_wire
 from ocpp16.connection import ClientBase, Options
 from ocpp16.errors import HandshakeError
 from ocpp16.handshake import SUBPROTOCOL, basic_auth_header, url_for
+from ocpp16.metrics import Metrics, metrics_for
 from ocpp16.options import OptionKeywords
 from ocpp16.protocol import Role
 from ocpp16.security import SECURITY_PROFILES
 
 if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
+
     from ocpp16._durable import Durable
     from ocpp16.chargepoint._reconnect import Reconnect
     from ocpp16.store import Store, StoredCall
@@ -64,6 +67,10 @@ class Client(ClientBase):
             (OCPP 1.6 §4.2.1); on by default with ``reconnect``.
         boot_retry_interval: Seconds before BootNotification goes again when
             the last one failed or was answered with interval 0 (10).
+        metrics: Count into Prometheus collectors (the ``metrics`` extra), as
+            ``Server(metrics=...)`` does, the offline queue's depth, retries
+            and drops included: ``True``, a ``CollectorRegistry``, or an
+            :class:`~ocpp16.metrics.Metrics`. ``False`` (the default): off.
         **options: The options of :class:`~ocpp16.connection.Options`, typed by
             :class:`~ocpp16.options.OptionKeywords`.
 
@@ -87,6 +94,7 @@ class Client(ClientBase):
         transaction_message_retry_interval: float | None = None,
         boot_gate: bool | None = None,
         boot_retry_interval: float | None = None,
+        metrics: bool | CollectorRegistry | Metrics = False,
         **options: Unpack[OptionKeywords],
     ) -> None:
         if not isinstance(cp_id, str) or not cp_id:
@@ -103,6 +111,11 @@ class Client(ClientBase):
         self._password = password.encode("utf-8") if isinstance(password, str) else password
         # Done once the connection has ended and what was pending failed.
         self._reader: asyncio.Future[None] | None = None
+        #: The :class:`~ocpp16.metrics.Metrics` observer of ``metrics``, or ``None``.
+        self.metrics: Metrics | None = metrics_for(metrics)
+        if self.metrics is not None:
+            # Before the queue is made, so that its loaded depth is counted.
+            self.add_observer(self.metrics)
         # The reconnecting, queueing, boot-gated layer; None keeps the plain code path.
         self._durable = durable_for(
             self,

@@ -25,6 +25,7 @@ Cross-node traffic is JSON over pub/sub, one message a line::
     {"t": "result", "id": ..., "payload": {...}}
     {"t": "error", "id": ..., "kind": "ocpp" | "validation" | "timeout" | "closed"
      | "not_connected" | "other", ...}
+    {"t": "cancel", "id": ..., "from": node}   (the caller cancelled that call)
     {"t": "kick", "cp": cp_id, "node": the node that took it over}
 """
 

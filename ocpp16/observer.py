@@ -211,3 +211,45 @@ class Observer:
             status: The HTTP status answered, such as 401.
             reason: Why.
         """
+
+    def handshake_timeout(self, remote_address: Any) -> None:
+        """An opening handshake did not complete within ``handshake_timeout`` (server observers).
+
+        The server closed the TCP connection without an answer: the request
+        did not arrive in time, or deciding on it took too long.
+
+        Args:
+            remote_address: The peer's address, as the transport gives it.
+        """
+
+    def queue_changed(self, connection: ClientBase, depth: int) -> None:
+        """The offline queue of a ``Client`` grew or shrank (``reconnect`` or ``store``).
+
+        Called once when the queue is loaded from its store, then after each
+        CALL queued, answered or given up.
+
+        Args:
+            connection: The client.
+            depth: The CALLs queued now.
+        """
+
+    def call_retried(
+        self, connection: ClientBase, action: str, attempts: int, error: BaseException
+    ) -> None:
+        """A queued CALL failed an attempt and will be sent again (OCPP 1.6 §9.1).
+
+        Args:
+            connection: The client.
+            action: The CALL's action.
+            attempts: The attempts made so far.
+            error: Why the last attempt failed (a CALLERROR or a timeout).
+        """
+
+    def call_dropped(self, connection: ClientBase, action: str, error: BaseException) -> None:
+        """A queued CALL was given up (where ``"message_dropped"`` fires).
+
+        Args:
+            connection: The client.
+            action: The CALL's action.
+            error: Why (its attempts ran out, the queue was full, ...).
+        """

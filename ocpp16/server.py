@@ -1,4 +1,4 @@
-"""``Server``: an OCPP 1.6-J central system over ``websockets``' sans-I/O layer.
+"""``Server``: an OCPP 1.6-J central system over ``websockets``' sans-I/O layer, or mounted (ASGI).
 
 The server negotiates the ``ocpp1.6`` subprotocol, reads the charge point id
 from the last segment of the URL path, asks its ``"authorization"``
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import logging
 import socket
 import ssl as _ssl
@@ -34,10 +35,16 @@ from ocpp16.handshake import (
     read_handshake,
     unauthorized,
 )
+from ocpp16.metrics import Metrics, metrics_for
 from ocpp16.options import OptionKeywords
 from ocpp16.protocol import Role
 from ocpp16.registry import DuplicatePolicy, Registry
 from ocpp16.security import SECURITY_PROFILES
+
+if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
+
+    from ocpp16.asgi import AsgiApp
 
 __all__ = ["ConnectionFactory", "Handshake", "Server"]
 
@@ -82,6 +89,11 @@ class Server(SafeEmitter, TypedServerCalls):
         connection_factory: Makes each accepted charge point's connection
             object: :class:`~ocpp16.connection.ClientBase` (the default) or a
             subclass of it.
+        metrics: Count into Prometheus collectors (the ``metrics`` extra):
+            ``True`` (``prometheus_client``'s default registry), a
+            ``CollectorRegistry``, or an :class:`~ocpp16.metrics.Metrics`;
+            the port then answers ``GET /metrics``. ``False`` (the default):
+            nothing is counted and ``prometheus_client`` is not imported.
         **options: The connection options of :class:`~ocpp16.connection.Options`
             (``call_timeout``, ``handler_timeout``, ``call_concurrency``,
             ``max_incoming_calls``, ``validation``, ``validation_overrides``,
@@ -91,6 +103,8 @@ class Server(SafeEmitter, TypedServerCalls):
 
     Attributes:
         clients: The connected charge points by id.
+        metrics: The :class:`~ocpp16.metrics.Metrics` observer of ``metrics``,
+            or ``None``.
     """
 
     def __init__(
@@ -102,6 +116,7 @@ class Server(SafeEmitter, TypedServerCalls):
         registry: Registry | None = None,
         cluster: Cluster | None = None,
         connection_factory: ConnectionFactory | None = None,
+        metrics: bool | CollectorRegistry | Metrics = False,
         **options: Unpack[OptionKeywords],
     ) -> None:
         super().__init__()
@@ -111,6 +126,8 @@ class Server(SafeEmitter, TypedServerCalls):
         # The cluster answers for charge points on other nodes; it makes the registry,
         # so that duplicate ids and presence are decided cluster-wide.
         self._cluster: Cluster = cluster if cluster is not None else LocalCluster()
+        # GET /health names the node of a cluster given, and no node otherwise.
+        self._node: str | None = None if cluster is None else getattr(cluster, "node_id", None)
         self._cluster.bind(self)
         self._registry: Registry = (
             registry
@@ -132,6 +149,10 @@ class Server(SafeEmitter, TypedServerCalls):
         # Every connection being read, with the future done once it has ended and
         # its id is released: close() waits for them.
         self._served: dict[ClientBase, asyncio.Future[None]] = {}
+        self._asgi_app: AsgiApp | None = None
+        self.metrics: Metrics | None = metrics_for(metrics)
+        if self.metrics is not None:
+            self.add_observer(self.metrics)
 
     @property
     def registry(self) -> Registry:
@@ -286,15 +307,47 @@ class Server(SafeEmitter, TypedServerCalls):
         self.logger.info("listening on port %d", bound)
         return bound
 
-    def _check_profile(self, context: _ssl.SSLContext | None) -> None:
-        """Refuse to start with a configuration that does not meet the security profile."""
+    def asgi(self) -> AsgiApp:
+        """Return this server as an ASGI application, to mount in a web app.
+
+        ``app.mount("/ocpp", server.asgi())`` in FastAPI or Starlette serves
+        charge points at ``ws://host/ocpp/CP_ID`` on the web app's own port,
+        with every handshake rule, event and limit of :meth:`listen`; a server
+        may both listen and be mounted. The same object on every call.
+
+        Returns:
+            The :class:`~ocpp16.asgi.AsgiApp` (ASGI 3).
+
+        Raises:
+            ValueError: Security profile 3 (the ASGI server does not hand over the
+                charge point's certificate), or profile 1 or 2 without an
+                ``"authorization"`` listener.
+        """
+        app = self._asgi_app
+        if app is None:
+            from ocpp16.asgi import AsgiApp
+
+            if self.security_profile == 3:
+                raise ValueError(
+                    "security profile 3 authenticates charge points by certificate, which an "
+                    "ASGI server does not hand over: use listen(ssl=...)"
+                )
+            self._check_profile(None, tls_checked=False)
+            self._asgi_app = app = AsgiApp(self)
+        return app
+
+    def _check_profile(self, context: _ssl.SSLContext | None, *, tls_checked: bool = True) -> None:
+        """Refuse to start with a configuration that does not meet the security profile.
+
+        ``tls_checked=False`` (a mounted server): TLS is the ASGI server's, not ours to check.
+        """
         profile = self.security_profile
         if profile in (1, 2) and not self.listeners("authorization"):
             raise ValueError(
                 f"security profile {profile} authenticates charge points by password: add an "
                 "'authorization' listener that checks it (ocpp16.security.check_authorization_key)"
             )
-        if profile >= 2 and context is None:
+        if profile >= 2 and context is None and tls_checked:
             raise ValueError(f"security profile {profile} needs TLS: pass listen(ssl=...)")
         if profile == 3 and context is not None and context.verify_mode != _ssl.CERT_REQUIRED:
             raise ValueError(
@@ -310,10 +363,11 @@ class Server(SafeEmitter, TypedServerCalls):
         """Stop accepting, drain every connection, close each with 1001, and wait for them.
 
         The listening sockets close at once (a handshake still under way gets
-        HTTP 503). Each connection then closes as :meth:`ClientBase.close`
-        does: CALLs that arrive get no handler and no answer, the replies of
-        running handlers go out within ``handler_timeout``, then the close
-        frame (1001, going away). In-memory connections (``ocpp16.testing``)
+        HTTP 503, and so does a plain ``GET /health``: ``"status": "closing"``).
+        Each connection then closes as :meth:`ClientBase.close` does: CALLs
+        that arrive get no handler and no answer, the replies of running
+        handlers go out within ``handler_timeout``, then the close frame (1001,
+        going away). In-memory connections (``ocpp16.testing``)
         close alike; a server that never listened and holds none closes at once.
         Then it leaves its cluster.
         """
@@ -352,6 +406,10 @@ class Server(SafeEmitter, TypedServerCalls):
         ``None`` means the request goes on as a handshake and gets that answer
         (400 when it offers no subprotocol, as before).
 
+        ``GET`` of a path whose last segment is ``health`` (``/health``,
+        ``/ocpp/health``, a query string aside) gets the node's health; of
+        ``metrics``, with metrics on, the Prometheus text of their registry.
+
         Args:
             method: The request's method.
             path: The request's path, query included.
@@ -359,7 +417,37 @@ class Server(SafeEmitter, TypedServerCalls):
         Returns:
             The answer, or ``None``.
         """
+        if method != "GET":
+            return None
+        name = path.partition("?")[0].rstrip("/").rpartition("/")[2]
+        if name == "health":
+            return self._health()
+        if name == "metrics" and self.metrics is not None:
+            content_type, body = self.metrics.exposition()
+            return HttpAnswer(200, content_type, body)
         return None
+
+    def _health(self) -> HttpAnswer:
+        """``GET /health``: 200 while serving, 503 once ``close()`` began.
+
+        README "Metrics and health".
+        """
+        closing = self._closing
+        body = {
+            "status": "closing" if closing else "ok",
+            "node": self._node,
+            "charge_points": len(self._registry.connections),
+            "redis": self._cluster.available,
+        }
+        return HttpAnswer(
+            503 if closing else 200, "application/json", json.dumps(body).encode("utf-8")
+        )
+
+    def _handshake_timed_out(self, remote_address: Any) -> None:
+        """A transport's opening handshake did not complete within ``handshake_timeout``."""
+        self.logger.info("opening handshake from %s timed out", remote_address)
+        if self._observers:
+            notify(self._observers, self._report, "handshake_timeout", remote_address)
 
     async def _decide(
         self,

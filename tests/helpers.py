@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
+import pytest
 from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.client import connect as ws_connect
 
@@ -20,16 +21,129 @@ NOW_ISO = "2024-05-01T12:00:00Z"
 NOW = {"currentTime": NOW_ISO}
 
 
+# How the tests that take the served_by fixture serve their Server: "listen" (its own
+# port), or server.asgi() as the application of a real "uvicorn" or "hypercorn". The
+# handshake tests run over all three, so every rule is checked on each transport.
+SERVED_BY = ("listen", "uvicorn", "hypercorn")
+served_by = "listen"
+# The mark of a test (or class) that runs over each of them.
+over_transports = pytest.mark.parametrize("served_by", SERVED_BY, indirect=True)
+# The ASGI servers started for this test: their Server, port, and how to stop them.
+_mounted: list[tuple[Server, int, Callable[[], Awaitable[None]]]] = []
+
+
+async def serve_test(server: Server, *, certfile: str | None = None) -> int:
+    """Serve ``server`` on 127.0.0.1, a free port, as ``served_by`` says; return the port.
+
+    Args:
+        server: The server.
+        certfile: A PEM file with the server's key and certificate chain: serve TLS (wss://).
+    """
+    if served_by == "listen":
+        from ocpp16.security import server_ssl_context
+
+        context = server_ssl_context(certfile) if certfile is not None else None
+        return await server.listen(0, host="127.0.0.1", ssl=context)
+    if served_by == "uvicorn":
+        tls = {"ssl_certfile": certfile, "ssl_keyfile": certfile} if certfile else {}
+        bound, stop = await start_uvicorn(server.asgi(), **tls)
+    else:
+        bound, stop = await start_hypercorn(server.asgi(), certfile=certfile)
+    _mounted.append((server, bound, stop))
+    return bound
+
+
+async def start_uvicorn(app: Any, **config: Any) -> tuple[int, Callable[[], Awaitable[None]]]:
+    """Run the ASGI ``app`` under a real uvicorn on 127.0.0.1, a free port.
+
+    Returns:
+        The bound port, and a coroutine function that stops the server and waits for it.
+    """
+    import uvicorn
+
+    settings: dict[str, Any] = {"log_level": "warning", "lifespan": "off"} | config
+    uvicorn_server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, **settings))
+    task = asyncio.create_task(uvicorn_server.serve())
+    await until(lambda: uvicorn_server.started or task.done())
+    if task.done():
+        await task  # it failed to start: say why
+        raise RuntimeError("uvicorn stopped at once")
+    bound: int = uvicorn_server.servers[0].sockets[0].getsockname()[1]
+
+    async def stop() -> None:
+        uvicorn_server.should_exit = True
+        await wait(task)
+
+    return bound, stop
+
+
+async def start_hypercorn(
+    app: Any, *, certfile: str | None = None
+) -> tuple[int, Callable[[], Awaitable[None]]]:
+    """Run the ASGI ``app`` under a real hypercorn on 127.0.0.1, a free port (TLS with ``certfile``).
+
+    The socket is bound and listening before hypercorn starts (it serves it by
+    file descriptor), so a client may connect at once.
+
+    Returns:
+        The bound port, and a coroutine function that stops the server and waits for it.
+    """
+    import socket
+
+    from hypercorn.asyncio import serve as hypercorn_serve
+    from hypercorn.config import Config
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen()
+    sock.setblocking(False)
+    bound: int = sock.getsockname()[1]
+    config = Config()
+    # hypercorn takes the descriptor over (and closes it when it stops).
+    config.bind = [f"fd://{sock.detach()}"]
+    config.loglevel = "WARNING"
+    config.accesslog = None
+    if certfile is not None:
+        config.certfile = config.keyfile = certfile
+    shutdown = asyncio.Event()
+    task = asyncio.create_task(
+        hypercorn_serve(app, config, shutdown_trigger=shutdown.wait)  # type: ignore[arg-type]
+    )
+
+    async def stop() -> None:
+        shutdown.set()
+        await wait(task)
+
+    return bound, stop
+
+
+async def stop_served() -> None:
+    """Stop every ASGI server :func:`serve_test` started (after closing their Servers)."""
+    while _mounted:
+        server, _, stop = _mounted.pop()
+        await server.close()
+        await stop()
+
+
+def port(server: Server) -> int:
+    """The port the test server is served on, by listen() or an ASGI server."""
+    for mounted, bound, _ in _mounted:
+        if mounted is server:
+            return bound
+    assert server.port is not None
+    return server.port
+
+
 async def listening(**options: Any) -> Server:
-    """A Server with ``options`` listening on 127.0.0.1, on a free port (``server.port``)."""
+    """A Server with ``options`` served on 127.0.0.1, a free port (``port(server)``), as ``served_by`` says."""
     server = Server(**options)
-    await server.listen(0, host="127.0.0.1")
+    await serve_test(server)
     return server
 
 
 def url(server: Server) -> str:
     """The base URL of the test server."""
-    return f"ws://127.0.0.1:{server.port}/ocpp"
+    return f"ws://127.0.0.1:{port(server)}/ocpp"
 
 
 async def connect_pair(

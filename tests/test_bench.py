@@ -15,6 +15,8 @@ from typing import Any
 
 import pytest
 
+from tests.redis_server import REDIS_SERVER
+
 ROOT = Path(__file__).resolve().parent.parent
 RUN = ROOT / "bench" / "run.py"
 SCENARIOS = {"roundtrip", "pipeline", "many", "concurrency"}
@@ -56,11 +58,28 @@ def quick_report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 
 def test_quick_run_covers_every_scenario_and_implementation(quick_report: dict[str, Any]) -> None:
-    """A quick run measures the four scenarios of every implementation, and ocpp16's queue."""
+    """A quick run measures every scenario of every implementation, and ocpp16's extras.
+
+    Those are its queue (scenario 5), its cluster (scenario 6), the pipelined scenario with
+    metrics on, and the server mounted under uvicorn (round trips and pipelined).
+    """
+    if REDIS_SERVER is None and os.environ.get("OCPP16_REQUIRE_REDIS"):
+        pytest.fail("redis-server is not installed and OCPP16_REQUIRE_REDIS is set")
     seen = {(s["scenario"], s["impl"]) for s in quick_report["summaries"]}
-    assert seen == {(scenario, impl) for scenario in SCENARIOS for impl in IMPLS} | {
-        ("queue", "ocpp16")
-    }
+    cluster = {("cluster", "ocpp16")} if REDIS_SERVER is not None else set()
+    assert (
+        seen
+        == {(scenario, impl) for scenario in SCENARIOS for impl in IMPLS}
+        | {
+            ("queue", "ocpp16"),
+            ("pipeline", "ocpp16-metrics"),
+            ("roundtrip", "ocpp16-asgi"),
+            ("pipeline", "ocpp16-asgi"),
+        }
+        | cluster
+    )
+    if REDIS_SERVER is None:
+        assert "redis-server" in quick_report["skipped"]["cluster"]
 
 
 def test_quick_run_has_positive_rates_and_no_errors(quick_report: dict[str, Any]) -> None:
@@ -75,6 +94,9 @@ def test_quick_run_has_positive_rates_and_no_errors(quick_report: dict[str, Any]
             assert s["median_seconds"] > 0, where
         elif s["scenario"] == "queue":
             assert s["median_plain_rate"] > 0 and s["median_sqlite_ratio"] > 0, where
+        elif s["scenario"] == "cluster":
+            assert s["median_local_rate"] > 0 and s["median_remote_rate"] > 0, where
+            assert s["median_rate_ratio"] > 0 and s["median_p99_ratio"] > 0, where
         else:
             assert s["runs"][0]["opened"] == s["size"], where
             assert s["median_handshake_rate"] > 0, where
@@ -88,4 +110,7 @@ def test_quick_run_reports_machine_table_and_targets(quick_report: dict[str, Any
     assert {"ocpp16", "websockets", "ocpp"} <= set(machine["packages"])
     assert "**1. Sequential round trips**" in quick_report["markdown"]
     assert "**5. The cost of queueing**" in quick_report["markdown"]
+    if REDIS_SERVER is not None:
+        assert "**6. The cost of a cluster**" in quick_report["markdown"]
+        assert "cross-node ÷ local" in quick_report["markdown"]
     assert {t["target"].split(":")[0] for t in quick_report["targets"]} == {"1", "2", "3", "4"}

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import re
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from tests.redis_server import RedisProcess
 
@@ -53,6 +58,16 @@ def test_sans_io_exchange() -> None:
     assert "charge point got BootNotification result: {'status': 'Accepted'" in out
     assert "charge point got Heartbeat result" in out
     assert "charge point got CALLERROR: ProtocolError: $.chargePointModel is required" in out
+
+
+def test_metrics_server() -> None:
+    """The metrics example prints /health, then /metrics with the boot and heartbeat counted."""
+    lines = run("metrics_server.py").splitlines()
+    assert lines[0] == '{"status": "ok", "node": null, "charge_points": 1, "redis": null}'
+    assert "ocpp16_charge_points_connected 1.0" in lines
+    for action in ("BootNotification", "Heartbeat"):
+        assert f'ocpp16_calls_received_total{{action="{action}",outcome="result"}} 1.0' in lines
+        assert f'ocpp16_call_received_duration_seconds_count{{action="{action}"}} 1.0' in lines
 
 
 def test_readme_central_system_and_charge_point() -> None:
@@ -161,3 +176,44 @@ def test_cluster_two_nodes(redis_server: RedisProcess) -> None:
         "cs-b: UnlockConnector failed: NotSupported 'no connector lock' {'connectorId': 1}",
         "done",
     ]
+
+
+def test_fastapi_app() -> None:
+    """The FastAPI example under uvicorn: a REST call resets the charge point connected on /ocpp."""
+    with central_system("fastapi_app.py") as (web, port):
+        received = asyncio.run(_reset_over_rest(port))
+        rest, errors = web.communicate(timeout=TIMEOUT)
+    assert web.returncode == 0, errors
+    assert received == [{"type": "Soft"}]
+    assert rest.splitlines() == ["CP7 connected"]
+
+
+def _post(url: str) -> tuple[int, Any]:
+    """POST over real HTTP (the standard library, in a thread): status and JSON body."""
+    request = urllib.request.Request(url, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+async def _reset_over_rest(port: int) -> list[Any]:
+    """Connect CP7 to the example's /ocpp, reset it through the REST endpoint, then leave."""
+    from ocpp16 import Client
+
+    received: list[Any] = []
+
+    def on_reset(request: Any) -> dict[str, str]:
+        received.append(request)
+        return {"status": "Accepted"}
+
+    client = Client("CP7")
+    client.on("Reset", on_reset)
+    await asyncio.wait_for(client.connect(f"ws://127.0.0.1:{port}/ocpp"), TIMEOUT)
+    base = f"http://127.0.0.1:{port}/chargers"
+    assert await asyncio.to_thread(_post, f"{base}/CP7/reset") == (200, {"status": "Accepted"})
+    status, body = await asyncio.to_thread(_post, f"{base}/NOBODY/reset")
+    assert (status, body) == (404, {"detail": "NOBODY is not connected"})
+    await client.close()
+    return received

@@ -21,11 +21,13 @@ PUBLIC_MODULES = [
     "ocpp16.handshake",
     "ocpp16.registry",
     "ocpp16.cluster",
+    "ocpp16.metrics",
     "ocpp16.chargepoint",
     "ocpp16.store",
     "ocpp16.testing",
     "ocpp16.testing.pytest_plugin",
     "ocpp16.handlers",
+    "ocpp16.asgi",
 ]
 
 

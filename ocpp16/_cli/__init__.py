@@ -145,6 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
         "examples:\n"
         "  ocpp16 serve\n"
         "  ocpp16 serve --port 8080 --json > messages.jsonl\n"
+        "  ocpp16 serve --metrics                         then curl localhost:9220/metrics\n"
         "  ocpp16 serve --passwords passwords.txt --tls-cert cert.pem --tls-key key.pem",
     )
     serve.add_argument(
@@ -169,6 +170,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--node-id",
         metavar="NAME",
         help="this node's name in the cluster (with --redis; default: a random one)",
+    )
+    serve.add_argument(
+        "--metrics",
+        action="store_true",
+        help="count into Prometheus metrics, served at http://HOST:PORT/metrics on the OCPP "
+        'port beside /health; needs pip install "ocpp16[metrics]"',
     )
     serve.add_argument(
         "--passwords",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import importlib.util
 import json
 import logging
 import os
@@ -224,6 +225,10 @@ def _cluster(args: argparse.Namespace) -> Cluster | None:
 
 def _serve(args: argparse.Namespace) -> int:
     passwords = _passwords(args)
+    if args.metrics and importlib.util.find_spec("prometheus_client") is None:
+        raise SystemExit(
+            'ocpp16 serve: --metrics needs prometheus_client: pip install "ocpp16[metrics]"'
+        )
     config = ServeConfig(
         host=args.host,
         port=args.port,
@@ -234,6 +239,7 @@ def _serve(args: argparse.Namespace) -> int:
         call_timeout=args.call_timeout,
         json_lines=args.json,
         cluster=_cluster(args),
+        metrics=args.metrics,
     )
     console = _console()
     err = stderr_console()

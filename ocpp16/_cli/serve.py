@@ -53,6 +53,8 @@ class ServeConfig:
         call_timeout: Seconds to wait for the answer to an operator command.
         json_lines: Print JSON lines instead of text lines.
         cluster: The cluster this node joins (``--redis``), or ``None``.
+        metrics: Count into ``prometheus_client``'s default registry, served at
+            ``/metrics`` (``--metrics``).
     """
 
     host: str = "0.0.0.0"
@@ -64,6 +66,7 @@ class ServeConfig:
     call_timeout: float = 30.0
     json_lines: bool = False
     cluster: Cluster | None = None
+    metrics: bool = False
 
 
 async def run_server(
@@ -107,6 +110,7 @@ async def run_server(
         security_profile=profile,
         call_timeout=config.call_timeout,
         cluster=config.cluster,
+        metrics=config.metrics,
     )
     log = MessageLog(
         "central",
@@ -149,9 +153,14 @@ async def run_server(
     scheme = "wss" if config.ssl is not None else "ws"
     host = f"[{config.host}]" if ":" in config.host else config.host
     auth = "charge points in the passwords file" if config.passwords else "every charge point"
+    web = "https" if config.ssl is not None else "http"
+    probes = f"{web}://{host}:{port}/health" + (
+        f" and {web}://{host}:{port}/metrics" if config.metrics else ""
+    )
     err.print(
         f"ocpp16 serve: listening on {scheme}://{host}:{port}/ (accepting {auth}); "
-        f"connect to {scheme}://HOST:{port}/ANY/PATH/CP_ID. Ctrl-C stops.",
+        f"connect to {scheme}://HOST:{port}/ANY/PATH/CP_ID; {probes} answer plain GETs. "
+        "Ctrl-C stops.",
         highlight=False,
         soft_wrap=True,
     )

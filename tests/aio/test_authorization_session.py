@@ -6,7 +6,10 @@ import asyncio
 from typing import Any
 
 from ocpp16 import Accept, Client, Handshake, Server
-from tests.helpers import connect_pair, future_and_setter, wait
+from tests.helpers import connect_pair, future_and_setter, over_transports, port, wait
+
+# Every test here runs over listen() and mounted under uvicorn.
+pytestmark = over_transports
 
 
 class Tenant:
@@ -61,7 +64,7 @@ class TestSessionFromAuthorization:
         seen, on_connection = future_and_setter()
         server.on("connection", on_connection)
         client = Client("CP1")
-        await wait(client.connect(f"ws://127.0.0.1:{server.port}/ocpp?tenant=acme"))
+        await wait(client.connect(f"ws://127.0.0.1:{port(server)}/ocpp?tenant=acme"))
         try:
             peer = await wait(seen)
             assert peer.session is ACME

@@ -25,8 +25,10 @@ from tests.helpers import (
     NOW,
     connect_pair,
     future_and_setter,
+    over_transports,
     raw_peer,
     recv_json,
+    serve_test,
     until,
     url,
     wait,
@@ -611,6 +613,7 @@ class TestEvents:
         assert json.loads(seen[0][1])[2] == "Heartbeat"
         assert json.loads(seen[1][1])[2] == NOW
 
+    @over_transports
     @pytest.mark.parametrize("frame", [b"\x00binary", "not json", '[2, 5, "Heartbeat", {}]'])
     async def test_bad_message_event(self, server: Server, frame: str | bytes) -> None:
         """Binary frames and frames with no recoverable id: "bad_message", no reply, connection kept."""
@@ -625,10 +628,11 @@ class TestEvents:
             await ws.send('[2,"ok","Heartbeat",{}]')
             assert await recv_json(ws) == [3, "ok", NOW]
 
-    async def test_oversized_frame_closes_with_1009(self) -> None:
+    @over_transports
+    async def test_oversized_frame_closes_with_1009(self, served_by: str) -> None:
         """A frame larger than max_message_size closes the connection with 1009."""
         async with Server(max_message_size=1000) as server:
-            await server.listen(0, host="127.0.0.1")
+            await serve_test(server)
             async with raw_peer(server) as ws:
                 peer = server.clients["CP1"]
                 closed, on_close = future_and_setter()

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
 import ssl
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -23,7 +25,17 @@ from ocpp16 import (
     Server,
 )
 from ocpp16._dispatch import _takes_cb
-from tests.helpers import NOW, connect_pair, future_and_setter, listening, raw_peer, recv_json, wait
+from ocpp16._internals import finish_send
+from tests.helpers import (
+    NOW,
+    connect_pair,
+    future_and_setter,
+    listening,
+    over_transports,
+    raw_peer,
+    recv_json,
+    wait,
+)
 
 
 class TestHandlerSignatures:
@@ -97,6 +109,7 @@ class TestOddPeers:
             probe.close()
             await probe.wait_closed()
 
+    @over_transports
     async def test_reconnect_replaces_the_stale_connection(self, server: Server) -> None:
         """A charger that reconnects while its old socket lingers replaces it; the old one closes."""
         first, first_peer = await connect_pair(server, "CP1")
@@ -286,3 +299,32 @@ async def _first_client(server: Server) -> ClientBase:
     while not server.clients:
         await asyncio.sleep(0)
     return next(iter(server.clients.values()))
+
+
+async def test_a_send_cut_off_by_the_close_is_unwound_not_dropped() -> None:
+    """A send still waiting when its connection closes is unwound: its async generators finish."""
+    loop = asyncio.get_running_loop()
+    waiter: asyncio.Future[None] = loop.create_future()
+    generators: list[Any] = []
+
+    async def context() -> AsyncIterator[None]:
+        yield
+        await waiter  # as an ASGI server's send may wait inside websockets' send_context for the connection to be lost
+
+    async def send() -> None:
+        manager = contextlib.asynccontextmanager(context)()
+        generators.append(manager.gen)  # type: ignore[attr-defined]
+        async with manager:
+            pass
+
+    coroutine = send()
+    waiting = coroutine.send(None)  # suspended inside the generator, after its yield
+    assert generators[0].ag_running
+    task = asyncio.ensure_future(finish_send(coroutine, waiting))
+    await asyncio.sleep(0)  # one turn: the task now waits on the send's future
+    task.cancel()  # what closing the connection does to a send still waiting
+    await asyncio.wait({task})
+    assert task.cancelled()
+    # Finished, not left "running" for the garbage collector, which would make the
+    # loop report "aclose(): asynchronous generator is already running".
+    assert not generators[0].ag_running and generators[0].ag_frame is None

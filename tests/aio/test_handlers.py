@@ -402,3 +402,26 @@ def test_a_functions_signature_is_read_once_per_process(monkeypatch: pytest.Monk
     bound = Exception("x").with_traceback
     assert not _dispatch._takes_cb(bound) and not _dispatch._takes_cb(bound)
     assert len(reads) > method_reads  # other callables are read each time
+
+
+async def test_a_handler_whose_awaited_future_is_cancelled_answers_internal_error_at_once(
+    server: Server,
+) -> None:
+    """A handler that raises CancelledError (a future it awaited was cancelled) replies InternalError now."""
+    client, central = await connect_pair(server, "CP1", handler_timeout=300.0)
+    never: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+    started, start = future_and_setter()
+
+    async def hang(request: Any) -> Any:
+        start(None)
+        return await never
+
+    client.on("Reset", hang)
+    answer = central.call_request("Reset", {"type": "Soft"}, timeout=300.0)
+    await wait(started)
+    never.cancel()
+    with pytest.raises(OcppError) as raised:
+        await wait(answer)
+    assert raised.value.code == "InternalError"
+    assert "CancelledError" in raised.value.description
+    await wait(client.close())

@@ -20,7 +20,18 @@ from ocpp16 import (
     Options,
     Server,
 )
-from tests.helpers import NOW, TIMEOUT, connect_pair, future_and_setter, raw_peer, url, wait
+from tests.helpers import (
+    NOW,
+    TIMEOUT,
+    connect_pair,
+    future_and_setter,
+    over_transports,
+    port,
+    raw_peer,
+    serve_test,
+    url,
+    wait,
+)
 
 BOOT = {"chargePointVendor": "eParking", "chargePointModel": "NECU-T2"}
 BOOT_OK = {"status": "Accepted", "interval": 60, "currentTime": "2024-05-01T12:00:00Z"}
@@ -43,6 +54,7 @@ async def _refused_status(address: str, subprotocols: list[str] | None = None) -
 class TestHandshake:
     """Subprotocol, charge point id, and the "authorization" event."""
 
+    @over_transports
     async def test_no_subprotocol_is_http_400(self, server: Server) -> None:
         """A client that does not offer ocpp1.6 is refused with HTTP 400."""
         for offered in ([], ["ocpp2.0.1"]):
@@ -52,6 +64,7 @@ class TestHandshake:
             assert info.value.response.status_code == 400
         assert server.clients == {}
 
+    @over_transports
     async def test_empty_id_is_http_400(self, server: Server) -> None:
         """A URL whose last path segment is empty has no charge point id: HTTP 400."""
         with pytest.raises(InvalidStatus) as info:
@@ -59,15 +72,17 @@ class TestHandshake:
                 pass
         assert info.value.response.status_code == 400
 
+    @over_transports
     async def test_id_is_the_last_segment_percent_decoded(self, server: Server) -> None:
         """The id is the last path segment, percent-decoded, without the query."""
         seen, on_connection = future_and_setter()
         server.on("connection", on_connection)
-        target = f"ws://127.0.0.1:{server.port}/a/b/CP%201%2F2?token=x"
+        target = f"ws://127.0.0.1:{port(server)}/a/b/CP%201%2F2?token=x"
         async with ws_connect(target, subprotocols=["ocpp1.6"]):  # type: ignore[list-item]
             client = await wait(seen)
             assert client.get_cp_id() == "CP 1/2" == client.cp_id
 
+    @over_transports
     async def test_client_quotes_its_id(self, server: Server) -> None:
         """Client joins base + "/" + the percent-quoted id, whatever the base's trailing slash."""
         client = Client("CP 1/ü")
@@ -79,6 +94,7 @@ class TestHandshake:
         assert (await wait(seen)).cp_id == "CP 1/ü"
         await client.close()
 
+    @over_transports
     async def test_handshake_fields(self, server: Server) -> None:
         """The handshake carries path, headers, address, offered subprotocols and Basic auth."""
         seen, on_auth = future_and_setter()
@@ -104,6 +120,7 @@ class TestHandshake:
         assert handshake.peer_certificate is None
         await client.close()
 
+    @over_transports
     async def test_no_authorization_header(self, server: Server) -> None:
         """Without Basic auth, username and password are None."""
         seen, on_auth = future_and_setter()
@@ -118,6 +135,7 @@ class TestHandshake:
         "style",
         ["cb", "true", "awaitable-true", "async-cb"],
     )
+    @over_transports
     async def test_authorization_accepts(self, server: Server, style: str) -> None:
         """Accept with cb(), by returning True, or with an awaitable of True."""
 
@@ -145,6 +163,7 @@ class TestHandshake:
         assert peer.cp_id == "CP1"
         await client.close()
 
+    @over_transports
     @pytest.mark.parametrize("style", ["cb-error", "false", "raise", "awaitable-false"])
     async def test_authorization_rejects_with_401(self, server: Server, style: str) -> None:
         """Reject with cb(error), False, or raising: HTTP 401, no connection, no handler runs."""
@@ -177,6 +196,7 @@ class TestHandshake:
         assert "401" in str(info.value)
         assert connections == [] and server.clients == {}
 
+    @over_transports
     async def test_every_authorization_listener_must_accept(self, server: Server) -> None:
         """With several listeners, one rejection is enough to refuse."""
         server.on("authorization", lambda cp_id, hs, cb: True)
@@ -186,13 +206,16 @@ class TestHandshake:
         client, _ = await connect_pair(server, "GOOD")
         await client.close()
 
-    async def test_undecided_authorization_is_rejected_after_handler_timeout(self) -> None:
+    @over_transports
+    async def test_undecided_authorization_is_rejected_after_handler_timeout(
+        self, served_by: str
+    ) -> None:
         """A listener that never decides is refused after handler_timeout, not hung forever."""
         async with Server(handler_timeout=0.2) as server:
-            port = await server.listen(0, host="127.0.0.1")
+            await serve_test(server)
             server.on("authorization", lambda cp_id, hs, cb: None)
             with pytest.raises(HandshakeError) as info:
-                await wait(Client("CP1").connect(f"ws://127.0.0.1:{port}/ocpp"))
+                await wait(Client("CP1").connect(url(server)))
             assert info.value.status == 401
 
     async def test_client_refuses_server_without_ocpp16(self) -> None:
@@ -239,6 +262,7 @@ class TestHandshake:
 class TestAuthorizationListeners:
     """Authorization listeners with and without cb, and a server on several hosts."""
 
+    @over_transports
     async def test_listener_without_cb(self, server: Server) -> None:
         """fn(cp_id, handshake) without cb decides by returning True or False."""
 
@@ -252,6 +276,7 @@ class TestAuthorizationListeners:
             await wait(Client("STRANGER").connect(url(server)))
         assert info.value.status == 401
 
+    @over_transports
     async def test_listener_without_cb_returning_none_refuses(
         self, server: Server, caplog: pytest.LogCaptureFixture
     ) -> None:
@@ -275,16 +300,18 @@ class TestAuthorizationListeners:
 class TestRefusedEvent:
     """Every refused handshake fires "refused"(cp_id, status, reason), with the peer's address."""
 
+    @over_transports
     async def test_no_id_and_no_subprotocol_are_400(self, server: Server) -> None:
         """A path with no id (cp_id None) and a missing ocpp1.6 are each refused with 400."""
         seen = _refusals(server)
-        base = f"ws://127.0.0.1:{server.port}"
+        base = f"ws://127.0.0.1:{port(server)}"
         assert await _refused_status(base + "/ocpp/") == 400
         assert await _refused_status(base + "/ocpp/CP1", ["ocpp2.0.1"]) == 400
         assert [(cp, status) for cp, status, _ in seen] == [(None, 400), ("CP1", 400)]
         assert "no charge point id" in seen[0][2] and "(from 127.0.0.1:" in seen[0][2]
         assert "ocpp2.0.1" in seen[1][2]
 
+    @over_transports
     async def test_a_listener_that_says_why_is_quoted(self, server: Server) -> None:
         """cb("why") refuses with 401 and the why is the reason; False gives a generic one."""
         seen = _refusals(server)
@@ -302,23 +329,25 @@ class TestRefusedEvent:
             seen[1][:2] == ("CP2", 401) and "rejected by the authorization listener" in seen[1][2]
         )
 
-    async def test_profile_1_refuses_before_any_listener(self) -> None:
+    @over_transports
+    async def test_profile_1_refuses_before_any_listener(self, served_by: str) -> None:
         """Profile 1: no credentials is refused with 401 by the server, and says so."""
         asked: list[str] = []
         async with Server(security_profile=1) as server:
             server.on("authorization", lambda cp_id, handshake: asked.append(cp_id) or True)
             seen = _refusals(server)
-            await server.listen(0, host="127.0.0.1")
+            await serve_test(server)
             with pytest.raises(HandshakeError):
                 await wait(Client("CP1").connect(url(server)))
         assert asked == []
         assert seen[0][:2] == ("CP1", 401) and "no Basic-auth credentials" in seen[0][2]
 
-    async def test_cap_and_duplicate(self) -> None:
+    @over_transports
+    async def test_cap_and_duplicate(self, served_by: str) -> None:
         """The cap refuses with 503 and duplicate_id="reject" with 409, each announced."""
         async with Server(max_connections=1, duplicate_id="reject") as server:
             seen = _refusals(server)
-            await server.listen(0, host="127.0.0.1")
+            await serve_test(server)
             client, _ = await connect_pair(server, "CP1")
             for cp_id, status in (("CP2", 503), ("CP1", 503)):
                 with pytest.raises(HandshakeError) as refused:
@@ -333,6 +362,7 @@ class TestRefusedEvent:
         assert "already connected" in seen[2][2]
 
 
+@over_transports
 async def test_a_base_url_with_a_query_keeps_the_id_and_the_query(server: Server) -> None:
     """The id goes into the path, the query stays after it, and the server reads both."""
     seen = asyncio.get_running_loop().create_future()
@@ -350,6 +380,7 @@ async def test_a_base_url_with_a_query_keeps_the_id_and_the_query(server: Server
 class TestCaps:
     """max_connections and the duplicate-id policy."""
 
+    @over_transports
     @pytest.mark.parametrize("limited", [{"max_connections": 2}], indirect=True)
     async def test_connection_cap_is_http_503(self, limited: Server) -> None:
         """Beyond max_connections a charge point is refused with HTTP 503; a freed place is taken again."""
@@ -368,6 +399,7 @@ class TestCaps:
         await second.close()
         await third.close()
 
+    @over_transports
     @pytest.mark.parametrize("limited", [{"duplicate_id": "reject"}], indirect=True)
     async def test_duplicate_id_reject(self, limited: Server) -> None:
         """duplicate_id='reject': a second connection with a connected id gets HTTP 409; the first stays."""
@@ -397,10 +429,11 @@ class TestCaps:
             Options(close_timeout=-1)
 
 
-async def test_duplicate_id_is_told_only_to_authorized_clients() -> None:
+@over_transports
+async def test_duplicate_id_is_told_only_to_authorized_clients(served_by: str) -> None:
     """With duplicate_id='reject' an unauthorized client gets 401, never 409: it learns nothing."""
     async with Server(duplicate_id="reject") as server:
-        await server.listen(0, host="127.0.0.1")
+        await serve_test(server)
         server.on("authorization", lambda cp_id, hs: hs.headers.get("X-Token") == "secret")
         first = Client("CP1")
         await wait(first.connect(url(server), headers={"X-Token": "secret"}))

@@ -14,7 +14,7 @@ import trustme
 
 from ocpp16 import Client, ClientBase, Handshake, HandshakeError, Server
 from ocpp16.security import check_authorization_key, client_ssl_context, server_ssl_context
-from tests.helpers import wait
+from tests.helpers import over_transports, port, serve_test, wait
 
 KEY_HEX = "00ff10aa3a" * 4  # a 20-byte AuthorizationKey, as ChangeConfiguration sets it
 RAW_KEY = bytes.fromhex(KEY_HEX)  # holds b":" (0x3a) and NUL, as binary passwords may
@@ -141,11 +141,12 @@ class TestProfileChecks:
             await Client("CP1", security_profile=3).connect("wss://127.0.0.1:1/ocpp")
 
 
+@over_transports
 class TestProfile2:
     """Basic auth over TLS, end to end: everything wrong is refused before any OCPP message."""
 
     @pytest.fixture
-    async def server(self, pki: Pki) -> Any:
+    async def server(self, pki: Pki, served_by: str) -> Any:
         keys = {"CP1": KEY_HEX}
         server = Server(security_profile=2)
         server.asked: list[str] = []  # type: ignore[attr-defined]
@@ -158,12 +159,12 @@ class TestProfile2:
             return key is not None and check_authorization_key(hs, key)
 
         server.on("connection", lambda client: server.connected.append(client.cp_id))  # type: ignore[attr-defined]
-        await server.listen(0, host="127.0.0.1", ssl=server_ssl_context(pki.server))
+        await serve_test(server, certfile=pki.server)
         yield server
         await server.close()
 
     def url(self, server: Server) -> str:
-        return f"wss://127.0.0.1:{server.port}/ocpp"
+        return f"wss://127.0.0.1:{port(server)}/ocpp"
 
     async def test_right_password_connects(self, server: Server, pki: Pki) -> None:
         """The charge point with its key, over TLS, is accepted."""

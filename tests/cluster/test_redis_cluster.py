@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -20,35 +20,11 @@ from ocpp16 import (
     Server,
     ValidationError,
 )
-from ocpp16.cluster import LocalCluster, RedisCluster
-from tests.helpers import TIMEOUT, connect_pair
+from ocpp16.cluster import LocalCluster
+from tests.helpers import TIMEOUT, connect_pair, until, wait
 from tests.redis_server import RedisProcess
 
 Factory = Callable[..., Server]
-
-
-@pytest.fixture
-async def nodes(redis_server: RedisProcess) -> AsyncIterator[Callable[..., Any]]:
-    """Make Server nodes on the test's Redis (listening when asked); all closed afterwards."""
-    made: list[Server] = []
-
-    async def make(
-        node_id: str, *, listen: bool = True, ttl: float = 3.0, **options: Any
-    ) -> Server:
-        cluster = RedisCluster(
-            redis_server.url, node_id=node_id, presence_ttl=ttl, retry_interval=0.1
-        )
-        server = Server(cluster=cluster, **options)
-        made.append(server)
-        if listen:
-            await server.listen(0, host="127.0.0.1")
-        return server
-
-    try:
-        yield make
-    finally:
-        for server in made:
-            await server.close()
 
 
 def answer_resets(peer: ClientBase) -> None:
@@ -112,7 +88,7 @@ async def test_the_callers_timeout_governs(nodes: Any) -> None:
             with pytest.raises(CallTimeout):
                 await b.call_request("CP1", "Reset", {"type": "Soft"}, timeout=0.3)
     finally:
-        never.cancel()
+        never.set_result({"status": "Accepted"})  # answered late: ignored
         await client.close()
 
 
@@ -356,4 +332,71 @@ async def test_corrupt_entries_in_redis_are_ignored(nodes: Any, redis_server: Re
             assert await caller.connected_ids() == {"CP1": "a"}
     finally:
         await raw.aclose()
+        await client.close()
+
+
+async def test_cancelling_a_remote_call_cancels_it_on_the_owning_node(nodes: Any) -> None:
+    """A remote call cancelled by its caller leaves the owner's queue, as a local cancel does."""
+    a = await nodes("a")
+    b = await nodes("b")
+    client, _ = await connect_pair(a, "CP1")
+    seen: list[str] = []
+    never: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+
+    async def change(request: Any) -> dict[str, Any]:
+        seen.append(request["key"])
+        if request["key"] == "k0":
+            await never  # the charge point never answers k0
+        return {"status": "Accepted"}
+
+    client.on("ChangeConfiguration", change)
+
+    def call(key: str) -> asyncio.Future[Any]:
+        return b.call_request("CP1", "ChangeConfiguration", {"key": key, "value": "v"}, timeout=30)
+
+    try:
+        first = call("k0")  # sent; holds the one place of call_concurrency=1
+        await until(lambda: seen == ["k0"])
+        queued, last = call("k1"), call("k2")  # wait in A's queue behind k0
+        await until(lambda: len(a.cluster._serving) == 3)
+        queued.cancel()  # never sent to the charge point
+        first.cancel()  # its place is free: k2 goes, with k0 still unanswered
+        assert await wait(last) == {"status": "Accepted"}
+        assert seen == ["k0", "k2"]
+        assert not a.cluster._serving
+        early = call("early")
+        early.cancel()  # cancelled before it left B: nothing reaches A
+        assert await wait(call("after")) == {"status": "Accepted"}
+        assert seen == ["k0", "k2", "after"]
+    finally:
+        never.set_result(None)  # k0's answer reaches A, which has no call for it any more
+        await client.close()
+
+
+async def test_close_ends_the_heartbeat_even_when_its_cancel_is_lost(nodes: Any) -> None:
+    """close() ends the node's loops although a Redis call swallowed their cancel (Python 3.11)."""
+    a = await nodes("a", ttl=0.3)
+    cluster = a.cluster
+    client, _ = await connect_pair(a, "CP1")
+    entered = asyncio.Event()
+    lost: list[bool] = []
+
+    async def refresh(**arguments: Any) -> int:
+        # What asyncio.wait_for does on 3.11 (in redis-py's send_packed_command) when
+        # the cancel arrives just after its inner call finished: it returns the result.
+        entered.set()
+        try:
+            await asyncio.get_running_loop().create_future()
+        except asyncio.CancelledError:
+            lost.append(True)
+        return 1
+
+    cluster._refresh = refresh
+    try:
+        await wait(entered.wait())
+        tasks = set(cluster._tasks)
+        await wait(a.close())
+        assert lost == [True]
+        assert all(task.done() for task in tasks)
+    finally:
         await client.close()
