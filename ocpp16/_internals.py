@@ -21,9 +21,9 @@ dependency pins in ``pyproject.toml``):
 from __future__ import annotations
 
 import asyncio
-import logging
 import contextlib
 import functools
+import logging
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Any, TypeAlias
 

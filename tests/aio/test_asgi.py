@@ -446,7 +446,7 @@ class TestTransport:
         assert waiting is not None
         peer.gate.set()
         await wait(waiting)
-        await wait(transport.send_async("three"))
+        assert transport.send("three") is None
         assert [m["text"] for m in peer.sent] == ["one", "two", "three"]
 
     async def test_closed_transport_refuses_frames(self) -> None:
@@ -462,7 +462,7 @@ class TestTransport:
         closing = AsgiTransport(_scope(), Peer().receive, peer.send)
         await closing.close(4001, "done")
         with pytest.raises(TransportClosed):
-            await closing.send_async("late")
+            closing.send("late")
         assert peer.sent == [{"type": "websocket.close", "code": 4001, "reason": "done"}]
 
     async def test_frames_text_binary_and_a_lost_connection(self) -> None:
