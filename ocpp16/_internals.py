@@ -74,7 +74,10 @@ class SafeEmitter(AsyncIOEventEmitter):
         # A connection's listeners are registered per connection, so that is
         # 160 bytes per connection and event. The rest as pyee does it: the
         # "new_listener" event first, then the entry, under the lock.
-        self.emit("new_listener", event, k)
+        if "new_listener" in self._events:
+            # Emitted only when someone listens: an emit costs more than the rest of
+            # this method, and a central system registers listeners per connection.
+            self.emit("new_listener", event, k)
         with self._lock:
             entries = self._events.get(event)
             if entries is None:
