@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import json
 import os
 import socket
@@ -26,6 +27,25 @@ from websockets.frames import Frame, Opcode
 from ocpp16 import Client, ClientBase, Server
 from ocpp16._wire import READ_HIGH, WRITE_HIGH, Wire
 from tests.helpers import NOW, TIMEOUT, future_and_setter, listening, until, wait
+
+
+async def accept_upgrade(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Answer a client's opening handshake with 101 and ocpp1.6, as a bare central system.
+
+    RFC 6455 §4.2.2: Sec-WebSocket-Accept is the base64 SHA-1 of the key and the GUID.
+    """
+    request = await reader.readuntil(b"\r\n\r\n")
+    key = next(
+        line.split(b":", 1)[1].strip()
+        for line in request.split(b"\r\n")
+        if line.lower().startswith(b"sec-websocket-key:")
+    )
+    accept = base64.b64encode(hashlib.sha1(key + b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11").digest())
+    writer.write(
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        b"Sec-WebSocket-Accept: " + accept + b"\r\nSec-WebSocket-Protocol: ocpp1.6\r\n\r\n"
+    )
+
 
 HEARTBEAT = '[2,"{}","Heartbeat",{{}}]'
 
@@ -185,21 +205,7 @@ async def test_a_client_closes_a_half_open_connection_by_keepalive() -> None:
     answered = asyncio.Event()
 
     async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        request = await reader.readuntil(b"\r\n\r\n")
-        key = next(
-            line.split(b":", 1)[1].strip()
-            for line in request.split(b"\r\n")
-            if line.lower().startswith(b"sec-websocket-key:")
-        )
-        import hashlib
-
-        accept = base64.b64encode(
-            hashlib.sha1(key + b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11").digest()
-        )
-        writer.write(
-            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-            b"Sec-WebSocket-Accept: " + accept + b"\r\nSec-WebSocket-Protocol: ocpp1.6\r\n\r\n"
-        )
+        await accept_upgrade(reader, writer)
         answered.set()
         await reader.read()  # reads, never answers, until the client drops it
         writer.close()
@@ -402,21 +408,7 @@ async def test_a_client_whose_close_is_never_answered_ends_after_close_timeout()
     accepted = asyncio.Event()
 
     async def mute(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        import hashlib
-
-        request = await reader.readuntil(b"\r\n\r\n")
-        key = next(
-            line.split(b":", 1)[1].strip()
-            for line in request.split(b"\r\n")
-            if line.lower().startswith(b"sec-websocket-key:")
-        )
-        accept = base64.b64encode(
-            hashlib.sha1(key + b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11").digest()
-        )
-        writer.write(
-            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-            b"Sec-WebSocket-Accept: " + accept + b"\r\nSec-WebSocket-Protocol: ocpp1.6\r\n\r\n"
-        )
+        await accept_upgrade(reader, writer)
         accepted.set()
         await reader.read()
         writer.close()
