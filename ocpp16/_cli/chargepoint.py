@@ -670,6 +670,10 @@ class SimulatedChargePoint:
                 last_sample = now
                 await self._meter_values(connector)
         connector.power_w = 0.0
+        # What ended the session (a RemoteStop, an unlock) may have woken the connector
+        # while a MeterValues was out: that wake is spent here, or the next driver
+        # would plug in at once instead of after the idle time.
+        connector.wake.clear()
 
     def _end(self, connector: Connector) -> None:
         """Queue the StopTransaction of the connector's transaction; the transaction is over.
