@@ -331,10 +331,6 @@ class ClientBase(CheckedEmitter, Observed, TypedCalls):
         transport.start_reading(self._received, self._gone)
         return ended
 
-    async def _run(self) -> None:
-        """Read frames until the connection closes, then fail what is pending."""
-        await asyncio.shield(self._start_reading())
-
     def _received(self, text: str | bytes) -> None:
         """One incoming frame: through the core, its events acted on, its answers out."""
         protocol, closing = self._protocol, self._closing

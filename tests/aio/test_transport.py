@@ -33,7 +33,7 @@ async def connected() -> AsyncIterator[tuple[ClientBase, ClientBase, MemoryTrans
     # No public way attaches a transport yet: Server and Client do it for websockets.
     charge_point._attach(cp_side)
     central._attach(cs_side)
-    readers = [asyncio.ensure_future(end._run()) for end in (charge_point, central)]
+    readers = [end._start_reading() for end in (charge_point, central)]
     try:
         yield charge_point, central, cs_side
     finally:
@@ -154,7 +154,7 @@ async def recorded(
     # No public way attaches a transport yet: Server and Client do it for websockets.
     charge_point._attach(cp_side)
     central._attach(cs_side)
-    readers = [asyncio.ensure_future(end._run()) for end in (charge_point, central)]
+    readers = [end._start_reading() for end in (charge_point, central)]
     try:
         yield charge_point, central
     finally:
@@ -215,7 +215,7 @@ async def test_a_pulled_transport_holds_reading_at_max_incoming_calls() -> None:
     cp_side, cs_side = memory_pair()
     charge_point._attach(cp_side)
     central._attach(cs_side)
-    readers = [asyncio.ensure_future(end._run()) for end in (charge_point, central)]
+    readers = [end._start_reading() for end in (charge_point, central)]
     try:
         replies: list[Any] = []
         central.on("Heartbeat", lambda request, cb: replies.append(cb))
