@@ -1278,3 +1278,38 @@ async def test_a_start_transaction_given_up_frees_the_connector(server: Server) 
         await wire.send("GetLocalListVersion", {})
         assert wire.calls("Authorize", start=start) == []  # no driver came meanwhile
         assert await wire.send("RemoteStartTransaction", {"idTag": "R2"}) == {"status": "Accepted"}
+
+
+async def test_a_remote_stop_during_meter_values_leaves_the_next_driver_waiting(
+    server: Server,
+) -> None:
+    """A session stopped while its MeterValues is out: the next session waits its idle time."""
+    stopped: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+    wire_ready: asyncio.Future[Wire] = asyncio.get_running_loop().create_future()
+
+    async def meter_values(request: dict[str, Any]) -> dict[str, Any]:
+        # The stop arrives while the charge point waits for this answer.
+        if not stopped.done():
+            wire = await wire_ready
+            answer = await wire.send(
+                "RemoteStopTransaction", {"transactionId": request["transactionId"]}
+            )
+            stopped.set_result(answer)
+        return {}
+
+    async with simulated(
+        server, meter_interval=0.05, handlers={"MeterValues": meter_values}
+    ) as sim:
+        wire = sim.wire
+        await wire.booted()
+        transaction_id, index = await _remote_start(wire)
+        wire_ready.set_result(wire)
+        assert await wait(stopped) == {"status": "Accepted"}
+        stop, request = await wire.call("StopTransaction", start=index)
+        assert request["transactionId"] == transaction_id
+        available, _ = await wire.call("StatusNotification", _connector(1, "Available"), start=stop)
+        await wire.answer_to(available)
+        # Two more round trips: a driver who plugged in at once would have authorized by now.
+        await wire.send("GetLocalListVersion", {})
+        await wire.send("GetLocalListVersion", {})
+        assert wire.calls("Authorize", start=available) == []
